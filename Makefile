@@ -1,0 +1,30 @@
+# The project's commands. Each sets up .venv first when something is missing (tools/setup-env).
+PY := .venv/bin/python
+.PHONY: train test test-slow docs readme sync lab env
+
+env:
+	@tools/setup-env
+
+train: env
+	.venv/bin/collab-book-quickstart
+
+test: env
+	$(PY) tools/check.py
+
+test-slow: env
+	$(PY) tools/check.py --flags slow
+
+docs: env
+	$(PY) tools/docs.py
+
+# after editing notebooks: regenerate the library, clean the notebooks, rebuild the README
+sync: env
+	.venv/bin/nbdev-export
+	.venv/bin/nbdev-clean
+	$(PY) tools/readme.py
+
+readme: env
+	$(PY) tools/readme.py
+
+lab: env
+	.venv/bin/jupyter lab nbs
