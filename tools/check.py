@@ -52,7 +52,7 @@ def notebooks():
             if not any(part.startswith(('_', '.')) for part in p.relative_to(root/'nbs').parts)]
 
 def test_nb(nb, flags):
-    cmd = [str(bin_/'nbdev-test'), '--path', str(nb), '--do_print']
+    cmd = [str(bin_/'nbdev-test'), str(nb), '--do-print', '--n-workers', '0']
     if flags: cmd += ['--flags', flags]
     env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1'), 'MPLBACKEND': 'Agg'}
     try: rc, out, secs = run(cmd, env=env, timeout=3600)
