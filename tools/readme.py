@@ -26,6 +26,10 @@ def render(nb_path=root/'nbs'/'index.ipynb'):
             if any(d.startswith('echo: false') for d in ds): c.source = ''
         cells.append(c)
     nb.cells = cells
+    nb.metadata['language_info'] = {'name': 'python'}
+    for c in nb.cells:  # plain-text tables read better in a README than pandas' HTML
+        for o in c.get('outputs', []):
+            if 'text/plain' in o.get('data', {}): o['data'].pop('text/html', None)
     body, res = MarkdownExporter().from_notebook_node(nb)
     if res.get('outputs'): raise SystemExit("index.ipynb has image outputs: save the picture as a file under nbs/images and link it")
     body = re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
