@@ -1,7 +1,7 @@
 """Build the docs. With Quarto on PATH: `nbdev-docs` (the full site, into _docs/). Without it: nbdev's
 notebook processing (what `nbdev-proc-nbs` does, minus its attempt to install Quarto), then each
 processed notebook rendered to HTML by nbconvert into _preview/, with an index in sidebar order."""
-import html, os, shutil, subprocess, sys
+import html, json, os, shutil, subprocess, sys
 from pathlib import Path
 import yaml
 
@@ -35,9 +35,15 @@ def main():
     for section, name in sidebar_order(cfg.nbs_path):
         src = Path(cache)/name
         if not src.exists(): raise SystemExit(f"docs: {name} is in sidebar.yml but not in nbs/")
-        dest = out/(Path(name).stem + '.html')
-        subprocess.run([sys.executable, '-m', 'nbconvert', '--to', 'html', '--output-dir', str(out), str(src)],
-                       check=True, capture_output=True)
+        nb = json.loads(src.read_text())
+        for c in nb['cells']:  # nbdev's processing leaves run metadata that nbformat's schema rejects
+            c['metadata'] = {k:v for k,v in c.get('metadata', {}).items() if k not in ('execution',)}
+            if c['cell_type'] == 'code': c.setdefault('outputs', []); c.setdefault('execution_count', None)
+        src.write_text(json.dumps(nb))
+        stem = 'front_page' if Path(name).stem == 'index' else Path(name).stem  # index.html is the contents page
+        dest = out/(stem + '.html')
+        subprocess.run([sys.executable, '-m', 'nbconvert', '--to', 'html', '--output-dir', str(out), '--output', stem, str(src)],
+                       check=True, capture_output=True, text=True)
         pages.append((section, name, dest.name))
     items, last = [], None
     for section, name, page in pages:
