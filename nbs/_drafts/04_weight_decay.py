@@ -29,6 +29,23 @@ from collab_book.data import load_ratings, random_split, Vocab
 from collab_book.models import (DotProductBias, collab_dls, fit_model, valid_mse, predict, recommend)
 
 # %% [markdown]
+# This notebook trains about fifteen models. fastai's live progress bars are costly to render when
+# a notebook runs unattended (in a test run they made a short training about eight times slower),
+# so we swap them for a callback that prints the same per-epoch table as plain text.
+
+# %%
+class EpochTable(Callback):
+    "Print the epoch table (epoch, losses, time) as plain text instead of fastai's progress bars."
+    order = 60
+    def before_fit(self):
+        self.old_logger = self.learn.logger
+        if self.learn.logger is not noop: self.learn.logger = self._row; self._row(self.recorder.metric_names)
+    def after_fit(self): self.learn.logger = self.old_logger
+    def _row(self, log): print(''.join(f'{v:>12.6f}' if isinstance(v, float) else f'{v!s:>12}' for v in log))
+
+defaults.callbacks = [TrainEvalCallback, Recorder, EpochTable]
+
+# %% [markdown]
 # At the end of the previous notebook `DotProductBias` overfitted: its training loss kept falling
 # while its validation loss turned back up. This notebook adds the standard cure, a penalty on the
 # size of the weights, and measures what it buys. With all the parameters of the model written
@@ -395,14 +412,13 @@ fn.unlink()
 #
 # Can we reach a validation MSE of **0.80** on the same split? The obvious place to look is the five
 # knobs of the recipe: `n_factors`, `wd`, `epochs`, `lr` and `bs`. The cells below (slow: they train
-# five models; their saved output comes from a full run) change them one or two at a time, starting
+# four models; their saved output comes from a full run) change them one or two at a time, starting
 # from the chapter's recipe, whose row reuses `learn_wd`.
 
 # %%
 #| slow
 grid = [dict(n_factors=50,  wd=0.1, epochs=5,  lr=5e-3, bs=64),    # the chapter's recipe
         dict(n_factors=50,  wd=0.1, epochs=5,  lr=1e-2, bs=64),
-        dict(n_factors=50,  wd=0.1, epochs=10, lr=5e-3, bs=64),
         dict(n_factors=50,  wd=0.5, epochs=5,  lr=5e-3, bs=64),
         dict(n_factors=100, wd=0.2, epochs=5,  lr=5e-3, bs=64),
         dict(n_factors=50,  wd=0.2, epochs=10, lr=1e-2, bs=256)]
@@ -423,12 +439,12 @@ print(knobs.round(4).to_string()); print(f"best single model: {knobs.valid_mse.m
 
 # %%
 #| slow
-assert knobs.valid_mse.min() > 0.80 and knobs.valid_mse.idxmin() in (0, 4), knobs   # the plateau the prose describes
+assert knobs.valid_mse.min() > 0.80 and knobs.valid_mse.idxmin() in (0, 3), knobs   # the plateau the prose describes
 assert knobs.valid_mse.round(4).nunique() == len(knobs)   # every knob moved the result
 
 # %% [markdown]
-# Every change moves the result, but none crosses the bar: more epochs or a higher learning rate
-# overfit, a stronger decay underfits, larger batches with fewer steps do worse, and more factors
+# Every change moves the result, but none crosses the bar: a higher learning rate overfits, a
+# stronger decay underfits, larger batches (even with twice the epochs) do worse, and more factors
 # only help when the decay grows with them, to about where the chapter's recipe already is. A wider grid, run while preparing this notebook,
 # found nothing better on this split either. A single model of this kind seems to sit at a floor a
 # little above 0.80 here.
@@ -476,7 +492,7 @@ def book_recipe(seed:int, bar:bool=True, item_name:str='title', **dl_kw):
         warnings.simplefilter('ignore', UserWarning)
         if bar: learn.fit_one_cycle(5, 5e-3, wd=0.1)
         else:
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(5, 5e-3, wd=0.1)
+            with learn.no_logging(): learn.fit_one_cycle(5, 5e-3, wd=0.1)
     return learn
 
 learn_book = book_recipe(42)
@@ -572,9 +588,9 @@ assert mse_fix <= 0.83, mse_fix
 # loader gives a *lower* training loss and a *higher* validation loss: it overfits more, not less.
 
 # %% [markdown]
-# One seed proves little, so the slow cell below repeats the comparison on two more seeds (each
-# seed gives fastai a different split), and adds two controls on seed 42: movie ids instead of
-# titles, and our own pipeline (`collab_dls` + `DotProductBias`) trained on fastai's split.
+# One seed proves little, so the slow cells below repeat the comparison on another seed (which
+# gives fastai a different split), and add two controls on seed 42: movie ids instead of titles,
+# and our own pipeline (`collab_dls` + `DotProductBias`) trained on fastai's split.
 
 # %%
 #| slow
@@ -589,11 +605,6 @@ runs += [inv_row(1, 'TabWeightedDL (default)', 'title', book_recipe(1, bar=False
 
 # %%
 #| slow
-runs += [inv_row(2, 'TabWeightedDL (default)', 'title', book_recipe(2, bar=False)),
-         inv_row(2, 'TabDataLoader', 'title', book_recipe(2, bar=False, dl_type=TabDataLoader))]
-
-# %%
-#| slow
 runs.append(inv_row(42, 'TabDataLoader', 'item id', book_recipe(42, bar=False, item_name='item', dl_type=TabDataLoader)))
 dls_ours_fa = collab_dls(ratings.loc[tr_fa], ratings.loc[va_fa], bs=64, seed=42)   # our pipeline on fastai's split
 runs.append(inv_row(42, 'collab_dls (ours)', 'item id', fit_model(DotProductBias, dls_ours_fa, wd=0.1, seed=42)))
@@ -603,18 +614,18 @@ print(runs.round(4).to_string()); print("chapter: 0.822")
 # %%
 #| slow
 v = runs.set_index(['seed','loader','items']).valid_mse
-gaps = {s: v[s,'TabWeightedDL (default)','title'] - v[s,'TabDataLoader','title'] for s in (42, 1, 2)}
+gaps = {s: v[s,'TabWeightedDL (default)','title'] - v[s,'TabDataLoader','title'] for s in (42, 1)}
 print({s: round(g, 4) for s,g in gaps.items()})
 assert all(g > 0.02 for g in gaps.values()), gaps
 assert abs(v[42,'TabDataLoader','item id'] - v[42,'TabDataLoader','title']) < 0.01
 assert abs(v[42,'collab_dls (ours)','item id'] - v[42,'TabDataLoader','title']) < 0.015
 
 # %% [markdown]
-# On every seed the default loader costs several hundredths of MSE against the plain one, on the
+# On both seeds the default loader costs several hundredths of MSE against the plain one, on the
 # same split with the same starting weights, while titles versus ids and fastai's pipeline versus
-# ours (on fastai's split) barely matter. The seeds themselves move the result by about a
-# hundredth, which is the size of the run-to-run spread and why a single run of the book's
-# recipe can land anywhere in a small band around the chapter's number.
+# ours (on fastai's split) barely matter. Changing the seed moves each loader's result by about a
+# hundredth (compare the two seeds here, and the three seeds of our target above), which is why a
+# single run of the book's recipe can land anywhere in a small band around the chapter's number.
 #
 # **What this does not explain.** We cannot rerun the book's fastai 2.0 here, so the claim that
 # its `CollabDataLoaders` shuffled rather than sampled rests on the code history, not on a side by

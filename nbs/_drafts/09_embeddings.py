@@ -450,10 +450,11 @@ def cold_mean(m):
 r_all,r_seen,r_cold = rmse_parts(simple)
 print(f"SimpleDot: all {r_all:.3f}, seen movies {r_seen:.3f}, validation-only movies {r_cold:.3f} "
       f"(mean prediction there {cold_mean(simple):.2f} stars, mean rating {yv[torch.from_numpy(cold)].mean():.2f})")
+print(f"share of the validation squared error from validation-only movies: {cold.mean() * r_cold**2 / r_all**2:.0%}")
 
 # %% [markdown]
 # On the 4% of validation ratings whose movie was never trained, `SimpleDot` is off by almost three
-# stars, and that small group adds a large share of the total squared error.
+# stars, and that small group carries a large share of the total squared error.
 
 # %% [markdown]
 # ### The hand-made layer inside `SimpleDot`
@@ -777,8 +778,9 @@ print(f"all movies seen in training: std {W[seen].std():.3f}; the {(~seen).sum()
       f"max |w| {np.abs(W[~seen]).max():.3f} (their starting values)")
 
 # %% [markdown]
-# Like the post, we find no structure to the eye: the numbers look spread evenly around zero, and
-# no factor is obviously "comedy" or "old film". The rows of movies never seen in training are
+# Like the post, we find little structure to the eye: the numbers are spread around zero, no factor
+# is obviously "comedy" or "old film", and only a few columns lean to one colour for most movies (a
+# hint of the shared direction that PCA finds below). The rows of movies never seen in training are
 # still at their starting values, a much narrower range.
 #
 # ### PCA, uncentred and centred
