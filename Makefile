@@ -1,6 +1,6 @@
 # The project's commands. Each sets up .venv first when something is missing (tools/setup-env).
 PY := .venv/bin/python
-.PHONY: train test test-slow docs readme sync lab env
+.PHONY: train test test-slow docs browser-check readme sync lab env
 
 env:
 	@tools/setup-env
@@ -28,3 +28,7 @@ readme: env
 
 lab: env
 	.venv/bin/jupyter lab nbs
+
+# the offline docs preview, then every page of it opened in headless Chromium (also part of `make test`)
+browser-check: docs
+	$(PY) tools/browser_check.py

@@ -1,9 +1,10 @@
 """Every check of the project, counted: library and notebooks in sync, README current, no local paths
-in committed outputs, and every notebook run by `nbdev-test`. Ends with `N passed, M failed`.
+in committed outputs, the docs preview built and every page of it checked in headless Chromium (one
+check per page), and every notebook run by `nbdev-test`. Ends with `N passed, M failed`.
 
-    python tools/check.py [--flags slow] [--only NAME ...] [--jobs 2]
+    python tools/check.py [--flags slow] [--only NAME ...] [--jobs 2] [--no-docs]
 """
-import argparse, hashlib, os, re, subprocess, sys, time
+import argparse, hashlib, json, os, re, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +48,21 @@ def no_local_paths():
             if _local.search(line): bad.append(f"{f.relative_to(root)}:{i}: {line.strip()[:120]}")
     report('no local paths in notebooks or README', not bad, time.time() - t, '\n'.join(bad[:20]))
 
+def docs_and_browser():
+    "Build the offline docs preview, then check each of its pages in headless Chromium: one counted check per page."
+    try: rc, out, secs = run([sys.executable, 'tools/docs.py', '--preview'], timeout=1200)
+    except subprocess.TimeoutExpired: rc, out, secs = 1, 'timed out after 1200 s', 1200
+    report('docs: offline preview builds (tools/docs.py)', rc == 0, secs, out)
+    if rc: return
+    res = root/'_preview'/'browser_check.json'
+    res.unlink(missing_ok=True)
+    try: rc, out, secs = run([sys.executable, 'tools/browser_check.py', '--json', str(res)], timeout=900)
+    except subprocess.TimeoutExpired: rc, out, secs = 1, 'timed out after 900 s', 900
+    print('      ' + (out.strip().splitlines() or [''])[-1], flush=True)
+    if not res.exists(): return report('browser check: ran', False, secs, out)
+    for r in json.loads(res.read_text()):
+        report(f"browser: {r['page']} ({r['notebook']})", r['ok'], r['secs'], '\n'.join(r['problems']))
+
 def notebooks():
     return [p for p in sorted((root/'nbs').rglob('*.ipynb'))
             if not any(part.startswith(('_', '.')) for part in p.relative_to(root/'nbs').parts)]
@@ -64,6 +80,7 @@ if __name__ == '__main__':
     ap.add_argument('--flags', default='', help='nbdev-test flags to run, e.g. slow')
     ap.add_argument('--only', nargs='*', help='run only notebooks whose names contain these')
     ap.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
+    ap.add_argument('--no-docs', action='store_true', help='skip the docs preview and its browser check')
     a = ap.parse_args()
     t0 = time.time()
     if not a.only:
@@ -72,6 +89,7 @@ if __name__ == '__main__':
         rc, out, secs = run([sys.executable, 'tools/readme.py', '--check'])
         report('README.md matches nbs/index.ipynb', rc == 0, secs, out)
         no_local_paths()
+        if not a.no_docs: docs_and_browser()
     nbs = [n for n in notebooks() if not a.only or any(o in n.name for o in a.only)]
     with ThreadPoolExecutor(a.jobs) as ex:
         for nb, ok, secs, out in ex.map(lambda n: test_nb(n, a.flags), nbs):
