@@ -57,7 +57,7 @@ def fit_classifier(dls:DataLoaders, # from `collab_dls`
                    wd:float|None=0.1, # weight decay
                    seed:int=42, # seed for the starting weights and the shuffle
                    **model_kw, # passed to `RatingClassifier`, e.g. n_factors=50
-                  ) -> Learner:
+                  ) -> Learner: # the trained learner
     "Build a `RatingClassifier` under `seed` and train it with `stars_ce` and `fit_one_cycle`, printing the seed."
     set_seed(seed, reproducible=True)
     print(f"seed {seed}")

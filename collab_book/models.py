@@ -65,7 +65,7 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
               seed:int=42, # seed for the starting weights and the shuffle
               cbs=None, # extra fastai callbacks
               **model_kw, # passed to `model` when it is a class, e.g. n_factors=50
-             ) -> Learner:
+             ) -> Learner: # the trained learner
     "Build `model` under `seed` and train it with MSE and `fit_one_cycle`, printing the seed and the epoch table."
     set_seed(seed, reproducible=True)
     if not isinstance(model, nn.Module): model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
@@ -77,9 +77,16 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
 
 # %% ../nbs/03_dot_product.ipynb #2a806ead
 def valid_mse(learn:Learner) -> float:
-    "Validation MSE of `learn`, computed over the whole validation set."
-    preds,targs = learn.get_preds(dl=learn.dls.valid)
-    return float(((preds.view(-1) - targs.view(-1))**2).mean())
+    "Validation MSE of `learn` over the whole validation set, leaving the learner's recorded losses alone."
+    m,n_inp = learn.model,learn.dls.n_inp
+    was_training = m.training; m.eval()
+    se,n = 0.,0
+    with torch.no_grad():
+        for b in learn.dls.valid:
+            p,y = m(*b[:n_inp]).view(-1).float(),b[n_inp].view(-1).float()
+            se += float(((p - y)**2).sum()); n += len(y)
+    m.train(was_training)
+    return se / n
 
 # %% ../nbs/03_dot_product.ipynb #e49e5c79
 class DotProductBias(Module):
