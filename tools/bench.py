@@ -1,0 +1,213 @@
+"""Benchmark of collab_book's fast training path against fastai's `collab_learner`, and its scaling.
+
+    COLLAB_BOOK_DATA=... python tools/bench.py            # full run: writes bench/results.{md,json}, bench/scaling.png
+    COLLAB_BOOK_DATA=... python tools/bench.py --quick    # seconds, for CI: fast path only, asserts its MSE
+
+Every measurement runs in its own subprocess, so each peak memory (max RSS) is that job's alone.
+"""
+import argparse, json, os, platform, resource, subprocess, sys, time, warnings
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+SEEDS = (42, 43, 44)
+SYNTH_EPOCHS = 5
+
+def loadavg(): return os.getloadavg()[0]
+def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+# ---- jobs, each run in a fresh process -------------------------------------------------------------
+def job_fastai(seed, epochs):
+    "The chapter's recipe: collab_learner(n_factors=50, y_range=(0,5.5)), fit_one_cycle(5, 5e-3, wd=0.1), bs=64."
+    import torch
+    from fastai.basics import set_seed, range_of
+    from fastai.collab import collab_learner, TabularCollab
+    from fastai.tabular.core import Categorify
+    from fastai.data.block import TransformBlock
+    import pandas as pd
+    from collab_book.data import load_ratings, random_split
+    from collab_book.models import valid_mse
+    trn, val = random_split(load_ratings(), 0.2, seed=42)
+    df = pd.concat([trn, val], ignore_index=True)[['user', 'item', 'rating']]
+    set_seed(seed, reproducible=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        # what CollabDataLoaders.from_df builds, with our split instead of its own RandomSplitter
+        to = TabularCollab(df, [Categorify], ['user', 'item'], y_names=['rating'], y_block=TransformBlock(),
+                           splits=(list(range(len(trn))), list(range(len(trn), len(df)))))
+        dls = to.dataloaders(bs=64)
+        learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
+        t0 = time.perf_counter()
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 5e-3, wd=0.1)
+        secs = time.perf_counter() - t0
+    return dict(seed=seed, secs=secs, mse=valid_mse(learn), loader=type(dls.train).__name__, n=len(trn), epochs=epochs)
+
+def job_fast(seed, epochs, bs):
+    "collab_book.fast: fast_dls + fit_fast(DotProductBias) at batch size `bs`, lr and wd from `scale_hparams`."
+    from collab_book.data import load_ratings, random_split, Vocab
+    from collab_book.models import DotProductBias
+    from collab_book.fast import fast_dls, fit_fast, model_mse, scale_hparams
+    r = load_ratings(); trn, val = random_split(r, 0.2, seed=42)
+    dls = fast_dls(trn, val, vocab=Vocab.from_ratings(r), bs=bs)
+    fit_fast(DotProductBias, dls, epochs=1, seed=seed, verbose=False)  # warm-up: first-call costs of torch
+    t0 = time.perf_counter()
+    m = fit_fast(DotProductBias, dls, epochs=epochs, seed=seed, verbose=False)
+    secs = time.perf_counter() - t0
+    return dict(seed=seed, secs=secs, mse=model_mse(m, dls.valid), n=len(trn), epochs=epochs, bs=bs, **scale_hparams(bs))
+
+def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
+    "Planted-factor ratings: `n` training ratings over 162K users x 62K items, lazy row-wise Adam."
+    import torch
+    from fastai.basics import DataLoaders
+    from collab_book.models import DotProductBias
+    from collab_book.fast import FastDL, fit_fast, model_mse, planted_ratings
+    t0 = time.perf_counter()
+    x, y = planted_ratings(n + n_valid, noise=noise, seed=0)
+    gen = time.perf_counter() - t0
+    dls = DataLoaders(FastDL(x[:n], y[:n], bs=bs, shuffle=True), FastDL(x[n:], y[n:], bs=1 << 16))
+    uniq = []  # distinct rows per batch / batch size, over a few batches: for the bytes-moved estimate
+    for k, (xb, _) in enumerate(dls.train):
+        if k == 3: break
+        uniq.append((len(xb[:, 0].unique()) + len(xb[:, 1].unique())) / (2 * len(xb)))
+    m = DotProductBias(162_000, 62_000, 50, y_range=(0, 7.5))
+    fit_fast(m, dls, epochs=epochs, lr=lr, wd=wd, lazy=True, seed=42, verbose=False)
+    ep = [h['time'] for h in m.history]
+    return dict(n=n, epochs=epochs, bs=bs, lr=lr, wd=wd, gen_secs=gen, secs_per_epoch=sum(ep) / len(ep), epoch_secs=ep,
+                rmse=model_mse(m, dls.valid) ** 0.5, noise=noise, mean_rmse=float(y[n:].std()), uniq_frac=sum(uniq) / len(uniq))
+
+def job_bandwidth():
+    "Memory bandwidth of a large tensor copy (read + write), best of 5."
+    import torch
+    a = torch.ones(1 << 27); b = torch.empty_like(a)  # 512 MiB each
+    best = min(_t(lambda: b.copy_(a)) for _ in range(5))
+    return dict(gb_s=2 * a.numel() * 4 / best / 1e9, bytes=a.numel() * 4)
+
+def _t(f):
+    t = time.perf_counter(); f(); return time.perf_counter() - t
+
+JOBS = dict(fastai=job_fastai, fast=job_fast, synth=job_synth, bandwidth=job_bandwidth)
+
+def run_job(name, threads, **kw):
+    "Run job `name` in a fresh interpreter; returns its result dict with its peak memory in GB."
+    env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
+    p = subprocess.run([sys.executable, __file__, '--job', json.dumps(dict(name=name, threads=threads, **kw))],
+                       capture_output=True, text=True, env=env, cwd=root)
+    if p.returncode: raise SystemExit(f"job {name} {kw} failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+# ---- the benchmark ---------------------------------------------------------------------------------
+def bytes_per_rating(uniq_frac, k=50):
+    "Bytes the lazy path must move per rating per epoch: index+rating+permutation reads, row gathers, gradient rows, Adam row state."
+    row = (k + 1) * 4  # factors + bias, float32
+    per_rating = 8 + 4 + 8 + 2 * row + 2 * row  # indices, rating, permutation; forward gathers; gradient rows
+    per_row = 2 * row + 2 * 2 * row  # read+write weights; read+write both Adam moments
+    return per_rating + 2 * uniq_frac * per_row
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--quick', action='store_true', help='seconds, for CI: fast path on ML-100K and a small synthetic run')
+    ap.add_argument('--threads', type=int, default=None,
+                    help='threads for the synthetic runs and the bandwidth (default: 1 or all cores, whichever a short probe finds faster)')
+    ap.add_argument('--small-threads', type=int, default=1, help='threads for both ML-100K paths')
+    ap.add_argument('--out', default=str(root / 'bench'))
+    ap.add_argument('--job', help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.job:
+        import torch
+        kw = json.loads(a.job); name = kw.pop('name'); torch.set_num_threads(kw.pop('threads'))
+        res = JOBS[name](**kw); res['peak_gb'] = peak_gb()
+        print(json.dumps(res)); return
+    import torch
+    probe = {}
+    if a.threads is None and not a.quick:  # on a shared machine, two threads can be far slower than one: measure, don't assume
+        for t in sorted({1, os.cpu_count()}):
+            probe[t] = run_job('synth', t, n=200_000, epochs=1, bs=1 << 16, lr=0.02, wd=0.2, noise=0.5, n_valid=20_000)['secs_per_epoch']
+    T = a.threads or (min(probe, key=probe.get) if probe else 1)
+    info = dict(python=platform.python_version(), torch=torch.__version__, cpus=os.cpu_count(), threads=T,
+                gpu='not run: no GPU was lent to this task' if not torch.cuda.is_available() else torch.cuda.get_device_name(0),
+                load_start=loadavg(), quick=a.quick, thread_probe_secs_per_epoch=probe)
+    print(f"collab_book benchmark{' (quick)' if a.quick else ''}: {T} thread(s) of {os.cpu_count()} CPUs, torch {torch.__version__}; "
+          f"GPU: {info['gpu']}")
+    print(f"load average at start: {info['load_start']:.2f}", flush=True)
+    if probe: print(f"thread probe (s/epoch of 200K synthetic ratings): {probe}; using {T}", flush=True)
+    t_all = time.perf_counter()
+    res = dict(info=info)
+    seeds = SEEDS[:1] if a.quick else SEEDS
+    def step(name, threads=T, **kw):
+        r = run_job(name, threads, **kw); r['threads'] = threads
+        print(f"  {name} {kw}, {threads} thread(s): done, load {loadavg():.2f}", flush=True); return r
+    # ML-100K at a.small_threads: batches of 64 gain nothing from a second thread, and on a shared machine lose a lot
+    res['fast'] = [step('fast', a.small_threads, seed=s, epochs=5, bs=4096) for s in seeds]
+    res['fastai'] = [] if a.quick else [step('fastai', a.small_threads, seed=s, epochs=5) for s in seeds]
+    sizes = (100_000,) if a.quick else (100_000, 1_000_000, 10_000_000, 25_000_000)
+    res['synth'] = [step('synth', n=n, epochs=SYNTH_EPOCHS, bs=1 << 16, lr=0.02, wd=0.2, noise=0.5,
+                            n_valid=min(max(n // 10, 20_000), 500_000)) for n in sizes]
+    res['bandwidth'] = step('bandwidth')
+    info['load_end'] = loadavg(); info['total_secs'] = time.perf_counter() - t_all
+    md = report(res)
+    print(md)
+    check_quick(res) if a.quick else write(res, md, Path(a.out))
+
+def mean(xs): return sum(xs) / len(xs)
+
+def report(res):
+    info, fa, fs, sy, bw = res['info'], res['fastai'], res['fast'], res['synth'], res['bandwidth']
+    pr = info.get('thread_probe_secs_per_epoch') or {}
+    L = [f"Machine: {info['cpus']} CPUs, {info['threads']} thread(s) for the synthetic runs" +
+         (f" (chosen by a probe, s/epoch of 200K ratings: {', '.join(f'{k} thread(s) {v:.2f}' for k, v in pr.items())})" if pr else '') +
+         f", torch {info['torch']}; GPU: {info['gpu']}.",
+         f"Load average (1 min) at start {info['load_start']:.2f}, at end {info['load_end']:.2f}; whole run {info['total_secs']:.0f} s.", '',
+         '### ML-100K, the chapter\'s split (`random_split(load_ratings(), 0.2, seed=42)`), 5 epochs', '',
+         '| path | seed | batch | threads | train s | valid MSE | ratings/s | peak GB |', '|---|---|---|---|---|---|---|---|']
+    for r in fa: L.append(f"| fastai `collab_learner` ({r['loader']}) | {r['seed']} | 64 | {r['threads']} | {r['secs']:.2f} | {r['mse']:.4f} | {r['n']*r['epochs']/r['secs']:,.0f} | {r['peak_gb']:.2f} |")
+    for r in fs: L.append(f"| `fit_fast` (lr {r['lr']:.3g}, wd {r['wd']:.3g}) | {r['seed']} | {r['bs']} | {r['threads']} | {r['secs']:.3f} | {r['mse']:.4f} | {r['n']*r['epochs']/r['secs']:,.0f} | {r['peak_gb']:.2f} |")
+    fsm, fss = mean([r['mse'] for r in fs]), mean([r['secs'] for r in fs])
+    L.append(f"| **`fit_fast`, mean of {len(fs)}** | | | | **{fss:.3f}** | **{fsm:.4f}** | | |")
+    if fa:
+        fam, fas = mean([r['mse'] for r in fa]), mean([r['secs'] for r in fa])
+        L.append(f"| **`collab_learner`, mean of {len(fa)}** | | | | **{fas:.2f}** | **{fam:.4f}** | | |")
+        L += ['', f"Speed-up (mean seconds): **{fas/fss:.0f}x**; valid MSE {fsm:.4f} (fast) vs {fam:.4f} (collab_learner); chapter: 0.821. "
+                  f"Targets: MSE <= 0.825 ({'met' if fsm <= 0.825 else 'missed'}), <= 0.5 s ({'met' if fss <= 0.5 else 'missed'}), "
+                  f">= 40x ({'met' if fas/fss >= 40 else 'missed'})."]
+    L += ['', '### Synthetic planted-factor ratings: 162,000 users, 62,000 items, 50 factors, noise std 0.5, lazy row-wise Adam, batch 65,536, lr 0.02, wd 0.2, ' + f"{sy[0]['threads']} thread(s), {sy[0]['epochs']} epochs (s/epoch is their mean; RMSE after the last)", '',
+          '| ratings | s/epoch | ratings/s | s/epoch per M ratings | peak GB | valid RMSE | noise floor | predict-the-mean RMSE | bytes/rating | % of bandwidth limit |',
+          '|---|---|---|---|---|---|---|---|---|---|']
+    for r in sy:
+        bpr = bytes_per_rating(r['uniq_frac']); rate = r['n'] / r['secs_per_epoch']; lim = bw['gb_s'] * 1e9 / bpr
+        r.update(bytes_per_rating=bpr, ratings_per_s=rate, limit_ratings_per_s=lim)
+        L.append(f"| {r['n']:,} | {r['secs_per_epoch']:.2f} | {rate:,.0f} | {r['secs_per_epoch']/r['n']*1e6:.2f} | {r['peak_gb']:.2f} | "
+                 f"{r['rmse']:.3f} | {r['noise']:.2f} | {r['mean_rmse']:.3f} | {bpr:,.0f} | {rate/lim:.0%} |")
+    big = sy[-1]
+    L += ['', f"Measured memory bandwidth (tensor copy, read + write): {bw['gb_s']:.1f} GB/s, so the limit for the lazy path is about "
+              f"{big['limit_ratings_per_s']/1e6:.1f} M ratings/s at {big['bytes_per_rating']:,.0f} bytes per rating; reached {big['ratings_per_s']/big['limit_ratings_per_s']:.0%} at {big['n']:,} ratings.",
+          f"Largest size: one epoch of {big['n']:,} ratings in {big['secs_per_epoch']:.1f} s, peak {big['peak_gb']:.2f} GB" +
+          (f" (targets for 25M: <= 30 s {'met' if big['secs_per_epoch'] <= 30 else 'missed'}, <= 4 GB {'met' if big['peak_gb'] <= 4 else 'missed'})."
+           if big['n'] >= 25_000_000 else ".")]
+    return '\n'.join(L)
+
+def check_quick(res):
+    "CI: the fast path's MSE must match the standard path's (the committed collab_learner mean, or 0.83)."
+    ref = root / 'bench' / 'results.json'
+    bar = mean([r['mse'] for r in json.loads(ref.read_text())['fastai']]) if ref.exists() else 0.83
+    m = mean([r['mse'] for r in res['fast']])
+    assert m <= bar + 0.005, f"fast path valid MSE {m:.4f} is worse than the standard path's {bar:.4f}"
+    print(f"OK: fast path valid MSE {m:.4f} <= standard path {bar:.4f} + 0.005")
+
+def write(res, md, out):
+    out.mkdir(exist_ok=True)
+    (out / 'results.md').write_text(md + '\n')
+    (out / 'results.json').write_text(json.dumps(res, indent=1) + '\n')
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    sy = res['synth']; n = [r['n'] for r in sy]
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a0.loglog(n, [r['secs_per_epoch'] for r in sy], 'o-', label='measured')
+    a0.loglog(n, [sy[-1]['secs_per_epoch'] * x / n[-1] for x in n], 'k:', label='linear through the largest')
+    a0.loglog(n, [x / r['limit_ratings_per_s'] for x, r in zip(n, sy)], 'g--', label='memory-bandwidth limit')
+    a0.set_xlabel('training ratings'); a0.set_ylabel('seconds per epoch'); a0.legend(); a0.set_title('time per epoch')
+    a1.semilogx(n, [r['rmse'] for r in sy], 'o-', label=f'valid RMSE ({sy[0]["epochs"]} epochs)')
+    a1.axhline(sy[0]['noise'], color='k', ls=':', label='noise floor'); a1.semilogx(n, [r['mean_rmse'] for r in sy], 'r--', label='predict the mean')
+    a1.set_xlabel('training ratings'); a1.set_ylabel('RMSE'); a1.legend(); a1.set_title('recovery of the planted factors')
+    for ax in (a0, a1): ax.grid(alpha=.3)
+    fig.tight_layout(); fig.savefig(out / 'scaling.png', dpi=100)
+    print(f"wrote {out.name}/results.md, results.json, scaling.png")
+
+if __name__ == '__main__': main()
