@@ -42,11 +42,12 @@ def unchanged_by(name, cmd, *globs):
 _local = re.compile(r'(/home/|/root/|/Users/|/tmp/|/work/|/private/var/|[A-Z]:\\\\Users)')
 def no_local_paths():
     t, bad = time.time(), []
-    for f in sorted((root/'nbs').rglob('*.ipynb')) + [root/'README.md']:
+    committed_outputs = [f for d in ('bench', 'eval') for f in sorted((root/d).glob('*')) if f.suffix in ('.md', '.json', '.csv', '.txt')]
+    for f in sorted((root/'nbs').rglob('*.ipynb')) + [root/'README.md'] + committed_outputs:
         if '.ipynb_checkpoints' in f.parts: continue
         for i, line in enumerate(f.read_text().splitlines(), 1):
             if _local.search(line): bad.append(f"{f.relative_to(root)}:{i}: {line.strip()[:120]}")
-    report('no local paths in notebooks or README', not bad, time.time() - t, '\n'.join(bad[:20]))
+    report('no local paths in notebooks, README, bench/ and eval/', not bad, time.time() - t, '\n'.join(bad[:20]))
 
 def docs_and_browser():
     "Build the offline docs preview, then check each of its pages in headless Chromium: one counted check per page."
@@ -90,6 +91,8 @@ if __name__ == '__main__':
         report('README.md matches nbs/index.ipynb', rc == 0, secs, out)
         no_local_paths()
         if not a.no_docs: docs_and_browser()
+        rc, out, secs = run([sys.executable, 'tools/bench.py', '--quick'], timeout=900)
+        report("benchmark, quick: the fast path's MSE matches (tools/bench.py --quick)", rc == 0, secs, out)
     nbs = [n for n in notebooks() if not a.only or any(o in n.name for o in a.only)]
     with ThreadPoolExecutor(a.jobs) as ex:
         for nb, ok, secs, out in ex.map(lambda n: test_nb(n, a.flags), nbs):
