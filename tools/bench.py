@@ -10,7 +10,8 @@ from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
 SEEDS = (42, 43, 44)
-SYNTH_EPOCHS = 5
+SYNTH = dict(epochs=20, bs=1 << 16, lr=0.02, wd=0.05, noise=0.5)  # the synthetic runs' settings
+FLOOR_SAMPLE = 50_000  # validation ratings the floors are scored on
 
 def loadavg(): return os.getloadavg()[0]
 def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
@@ -55,13 +56,13 @@ def job_fast(seed, epochs, bs):
     return dict(seed=seed, secs=secs, mse=model_mse(m, dls.valid), n=len(trn), epochs=epochs, bs=bs, **scale_hparams(bs))
 
 def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
-    "Planted-factor ratings: `n` training ratings over 162K users x 62K items, lazy row-wise Adam."
+    "Planted-factor ratings: `n` training ratings over 162K users x 62K items, lazy row-wise Adam; then how close it got."
     import torch
     from fastai.basics import DataLoaders
     from collab_book.models import DotProductBias
-    from collab_book.fast import FastDL, fit_fast, model_mse, planted_ratings
+    from collab_book.fast import FastDL, fit_fast, model_mse, planted_ratings, planted_floor, reachable_rmse, factor_r2
     t0 = time.perf_counter()
-    x, y = planted_ratings(n + n_valid, noise=noise, seed=0)
+    x, y, planted = planted_ratings(n + n_valid, noise=noise, seed=0, model=True)
     gen = time.perf_counter() - t0
     dls = DataLoaders(FastDL(x[:n], y[:n], bs=bs, shuffle=True), FastDL(x[n:], y[n:], bs=1 << 16))
     uniq = []  # distinct rows per batch / batch size, over a few batches: for the bytes-moved estimate
@@ -70,9 +71,22 @@ def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
         uniq.append((len(xb[:, 0].unique()) + len(xb[:, 1].unique())) / (2 * len(xb)))
     m = DotProductBias(162_000, 62_000, 50, y_range=(0, 7.5))
     fit_fast(m, dls, epochs=epochs, lr=lr, wd=wd, lazy=True, seed=42, verbose=False)
+    peak = peak_gb()  # training's peak, before the floors below allocate their own
     ep = [h['time'] for h in m.history]
+    t0 = time.perf_counter()
+    floors = {side: planted_floor(x[:n], y[:n], x[n:], y[n:], planted, side, n_sample=FLOOR_SAMPLE) for side in ('user', 'item')}
+    r2 = {}
+    for side, col in (('user', 0), ('item', 1)):  # rows with at least 100 training ratings, where there are enough of them
+        rows = (torch.bincount(x[:n, col].long(), minlength=len(planted[f'{side}_factors'])) >= 100).nonzero().squeeze(1)
+        learned = getattr(m, f'{side}_factors').weight.detach()
+        r2[side] = dict(rows=len(rows), r2=factor_r2(learned[rows], planted[f'{side}_factors'][rows]) if len(rows) >= 1000 else None)
+    mean_rmse = float(y[n:].std())
     return dict(n=n, epochs=epochs, bs=bs, lr=lr, wd=wd, gen_secs=gen, secs_per_epoch=sum(ep) / len(ep), epoch_secs=ep,
-                rmse=model_mse(m, dls.valid) ** 0.5, noise=noise, mean_rmse=float(y[n:].std()), uniq_frac=sum(uniq) / len(uniq))
+                rmse=model_mse(m, dls.valid) ** 0.5, rmse_by_epoch=[h['valid_loss'] ** 0.5 for h in m.history],
+                noise=noise, mean_rmse=mean_rmse, uniq_frac=sum(uniq) / len(uniq), peak_gb=peak,
+                floor_user=floors['user'], floor_item=floors['item'],
+                reachable=reachable_rmse(floors['user'], floors['item'], noise, mean_rmse), floor_secs=time.perf_counter() - t0, factor_r2=r2,
+                n_users=len(planted['user_factors']))
 
 def job_bandwidth():
     "Memory bandwidth of a large tensor copy (read + write), best of 5."
@@ -114,13 +128,13 @@ def main():
     if a.job:
         import torch
         kw = json.loads(a.job); name = kw.pop('name'); torch.set_num_threads(kw.pop('threads'))
-        res = JOBS[name](**kw); res['peak_gb'] = peak_gb()
+        res = JOBS[name](**kw); res.setdefault('peak_gb', peak_gb())
         print(json.dumps(res)); return
     import torch
     probe = {}
     if a.threads is None and not a.quick:  # on a shared machine, two threads can be far slower than one: measure, don't assume
         for t in sorted({1, os.cpu_count()}):
-            probe[t] = run_job('synth', t, n=200_000, epochs=1, bs=1 << 16, lr=0.02, wd=0.2, noise=0.5, n_valid=20_000)['secs_per_epoch']
+            probe[t] = run_job('synth', t, n=200_000, **{**SYNTH, 'epochs': 1}, n_valid=20_000)['secs_per_epoch']
     T = a.threads or (min(probe, key=probe.get) if probe else 1)
     info = dict(python=platform.python_version(), torch=torch.__version__, cpus=os.cpu_count(), threads=T,
                 gpu='not run: no GPU was lent to this task' if not torch.cuda.is_available() else torch.cuda.get_device_name(0),
@@ -139,8 +153,7 @@ def main():
     res['fast'] = [step('fast', a.small_threads, seed=s, epochs=5, bs=4096) for s in seeds]
     res['fastai'] = [] if a.quick else [step('fastai', a.small_threads, seed=s, epochs=5) for s in seeds]
     sizes = (100_000,) if a.quick else (100_000, 1_000_000, 10_000_000, 25_000_000)
-    res['synth'] = [step('synth', n=n, epochs=SYNTH_EPOCHS, bs=1 << 16, lr=0.02, wd=0.2, noise=0.5,
-                            n_valid=min(max(n // 10, 20_000), 500_000)) for n in sizes]
+    res['synth'] = [step('synth', n=n, **SYNTH, n_valid=min(max(n // 10, 20_000), 500_000)) for n in sizes]
     res['bandwidth'] = step('bandwidth')
     info['load_end'] = loadavg(); info['total_secs'] = time.perf_counter() - t_all
     md = report(res)
@@ -168,14 +181,26 @@ def report(res):
         L += ['', f"Speed-up (mean seconds): **{fas/fss:.0f}x**; valid MSE {fsm:.4f} (fast) vs {fam:.4f} (collab_learner); chapter: 0.821. "
                   f"Targets: MSE <= 0.825 ({'met' if fsm <= 0.825 else 'missed'}), <= 0.5 s ({'met' if fss <= 0.5 else 'missed'}), "
                   f">= 40x ({'met' if fas/fss >= 40 else 'missed'})."]
-    L += ['', '### Synthetic planted-factor ratings: 162,000 users, 62,000 items, 50 factors, noise std 0.5, lazy row-wise Adam, batch 65,536, lr 0.02, wd 0.2, ' + f"{sy[0]['threads']} thread(s), {sy[0]['epochs']} epochs (s/epoch is their mean; RMSE after the last)", '',
-          '| ratings | s/epoch | ratings/s | s/epoch per M ratings | peak GB | valid RMSE | noise floor | predict-the-mean RMSE | bytes/rating | % of bandwidth limit |',
-          '|---|---|---|---|---|---|---|---|---|---|']
+    s0 = sy[0]
+    L += ['', f"### Synthetic planted-factor ratings: 162,000 users, 62,000 items, 50 factors, noise std {s0['noise']}, lazy row-wise Adam, "
+              f"batch {s0['bs']:,}, lr {s0['lr']}, wd {s0['wd']}, {s0['threads']} thread(s), {s0['epochs']} epochs (s/epoch is their mean)", '',
+          '| ratings | s/epoch | ratings/s | s/epoch per M ratings | peak GB | bytes/rating | % of bandwidth limit |',
+          '|---|---|---|---|---|---|---|']
     for r in sy:
         bpr = bytes_per_rating(r['uniq_frac']); rate = r['n'] / r['secs_per_epoch']; lim = bw['gb_s'] * 1e9 / bpr
         r.update(bytes_per_rating=bpr, ratings_per_s=rate, limit_ratings_per_s=lim)
         L.append(f"| {r['n']:,} | {r['secs_per_epoch']:.2f} | {rate:,.0f} | {r['secs_per_epoch']/r['n']*1e6:.2f} | {r['peak_gb']:.2f} | "
-                 f"{r['rmse']:.3f} | {r['noise']:.2f} | {r['mean_rmse']:.3f} | {bpr:,.0f} | {rate/lim:.0%} |")
+                 f"{bpr:,.0f} | {rate/lim:.0%} |")
+    r2s = lambda d: '-' if d['r2'] is None else f"{d['r2']:.3f} ({d['rows']:,})"
+    L += ['', f"Recovery of the planted model, validation RMSE after the last epoch. Floors: each side's rows estimated (Bayes) from the training "
+              f"ratings with the other side's planted values known, scored on {FLOOR_SAMPLE:,} validation ratings; each is a lower bound for any model. "
+              "Reachable: `reachable_rmse` of the two floors, an estimate with both sides unknown (the shares of the planted signal each floor explains, multiplied). "
+              "R²: share of the planted factors explained by a linear map of the learned ones, over rows with at least 100 training ratings (how many in brackets).", '',
+          '| ratings | ratings per user | valid RMSE | floor, users estimated | floor, items estimated | reachable (estimate) | noise | predict the mean | R² user factors | R² item factors |',
+          '|---|---|---|---|---|---|---|---|---|---|']
+    for r in sy:
+        L.append(f"| {r['n']:,} | {r['n']/r['n_users']:.1f} | **{r['rmse']:.3f}** | {r['floor_user']:.3f} | {r['floor_item']:.3f} | {r['reachable']:.3f} | "
+                 f"{r['noise']:.2f} | {r['mean_rmse']:.3f} | {r2s(r['factor_r2']['user'])} | {r2s(r['factor_r2']['item'])} |")
     big = sy[-1]
     L += ['', f"Measured memory bandwidth (tensor copy, read + write): {bw['gb_s']:.1f} GB/s, so the limit for the lazy path is about "
               f"{big['limit_ratings_per_s']/1e6:.1f} M ratings/s at {big['bytes_per_rating']:,.0f} bytes per rating; reached {big['ratings_per_s']/big['limit_ratings_per_s']:.0%} at {big['n']:,} ratings.",
@@ -191,6 +216,10 @@ def check_quick(res):
     m = mean([r['mse'] for r in res['fast']])
     assert m <= bar + 0.005, f"fast path valid MSE {m:.4f} is worse than the standard path's {bar:.4f}"
     print(f"OK: fast path valid MSE {m:.4f} <= standard path {bar:.4f} + 0.005")
+    for r in res['synth']:  # the floors are lower bounds: a model cannot beat them, and they cannot beat the noise
+        lo = max(r['floor_user'], r['floor_item'])
+        assert r['noise'] - 0.02 <= lo <= r['rmse'] + 0.02, f"floors {r['floor_user']:.3f}/{r['floor_item']:.3f}, noise {r['noise']}, model {r['rmse']:.3f}"
+    print(f"OK: synthetic floors between the noise and the model's RMSE")
 
 def write(res, md, out):
     out.mkdir(exist_ok=True)
@@ -204,7 +233,9 @@ def write(res, md, out):
     a0.loglog(n, [x / r['limit_ratings_per_s'] for x, r in zip(n, sy)], 'g--', label='memory-bandwidth limit')
     a0.set_xlabel('training ratings'); a0.set_ylabel('seconds per epoch'); a0.legend(); a0.set_title('time per epoch')
     a1.semilogx(n, [r['rmse'] for r in sy], 'o-', label=f'valid RMSE ({sy[0]["epochs"]} epochs)')
-    a1.axhline(sy[0]['noise'], color='k', ls=':', label='noise floor'); a1.semilogx(n, [r['mean_rmse'] for r in sy], 'r--', label='predict the mean')
+    a1.semilogx(n, [r['reachable'] for r in sy], 's--', color='tab:purple', label='reachable (estimate)')
+    a1.semilogx(n, [max(r['floor_user'], r['floor_item']) for r in sy], 'g-.', label='lower bound (larger floor)')
+    a1.axhline(sy[0]['noise'], color='k', ls=':', label='noise'); a1.semilogx(n, [r['mean_rmse'] for r in sy], 'r--', label='predict the mean')
     a1.set_xlabel('training ratings'); a1.set_ylabel('RMSE'); a1.legend(); a1.set_title('recovery of the planted factors')
     for ax in (a0, a1): ax.grid(alpha=.3)
     fig.tight_layout(); fig.savefig(out / 'scaling.png', dpi=100)
