@@ -5,14 +5,14 @@
 # %% ../nbs/06_bootstrapping.ipynb #ee0b615b
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
-from torch import nn
+from torch import nn, Tensor
 from fastcore.basics import patch
 from fastai.layers import sigmoid_range
 from .data import Vocab, UnknownIdError
 
 # %% auto #0
-__all__ = ['user_holdout', 'ColdStart', 'FixedUser', 'MeanUser', 'cold_predict', 'RepresentativeUser', 'MetadataUser',
-           'fit_item_bias', 'simulate_feedback']
+__all__ = ['user_holdout', 'ColdStart', 'FixedUser', 'check_factor_model', 'MeanUser', 'cold_predict', 'item_scores',
+           'RepresentativeUser', 'MetadataUser', 'fit_item_bias', 'simulate_feedback']
 
 # %% ../nbs/06_bootstrapping.ipynb #efe8bee3
 def user_holdout(ratings:pd.DataFrame, # ratings with a `user` column
@@ -48,11 +48,13 @@ class FixedUser(ColdStart):
     def __repr__(self): return f"{type(self).__name__}({len(self.factors)} factors, bias {float(self.bias):.3f}" + (f", user {self.user})" if self.user is not None else ")")
 
 # %% ../nbs/06_bootstrapping.ipynb #38e4954c
-def _check_model(model):
-    "Refuse models without user and item factors and biases."
+def check_factor_model(model:nn.Module, # a model for cold start, fold-in or recommending
+                      ) -> nn.Module: # `model` itself
+    "Raise a clear `TypeError` unless `model` has user and item factors and biases, as `DotProductBias` has."
     miss = [a for a in ('user_factors','item_factors','user_bias','item_bias') if not hasattr(model, a)]
     if miss: raise TypeError(f"a cold-start model needs user and item factors and biases, like `DotProductBias`; "
                              f"{type(model).__name__} has no {', '.join('`'+m+'`' for m in miss)}")
+    return model
 
 def _id(x): return x.item() if hasattr(x, 'item') else x  # numpy scalar -> plain Python, for readable messages
 
@@ -70,7 +72,7 @@ class MeanUser(FixedUser):
                  vocab:Vocab, # the vocabulary it was trained with
                  users=None, # raw ids of the trained users to average; default: every row
                 ):
-        _check_model(model)
+        check_factor_model(model)
         rows = _trained_rows(model, vocab, users)
         with torch.no_grad(): super().__init__(model.user_factors.weight[rows].mean(0), model.user_bias.weight[rows,0].mean())
 
@@ -105,7 +107,7 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
     "Like `predict`, but users without a trained row get factors and bias from `strategy`: a float for one pair, an array for many."
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     if strategy is not None and not callable(strategy): raise TypeError(f"strategy must be a `ColdStart` (callable on user ids), not {type(strategy).__name__}")
-    _check_model(model)
+    check_factor_model(model)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(users) == 0 and np.ndim(i) == 0
     try: us,i = np.broadcast_arrays(np.atleast_1d(np.asarray(users)), np.atleast_1d(i))
@@ -124,8 +126,11 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
     return float(out[0]) if scalar else out
 
 # %% ../nbs/06_bootstrapping.ipynb #7c394805
-def _all_preds(model, f, b):
-    "Predicted ratings of users with factors `f` and biases `b` for every item."
+def item_scores(model:nn.Module, # a model with item factors and biases (and `y_range`, if it squashes)
+                f:Tensor, # (n, n_factors) factors of n users, trained or stand-in
+                b:Tensor, # (n,) their biases
+               ) -> Tensor: # (n, n_items) predicted ratings
+    "Predicted ratings of users with factors `f` and biases `b` for every item, as the model's forward computes them."
     out = f @ model.item_factors.weight.T + b[:,None] + model.item_bias.weight[:,0]
     return out if getattr(model, 'y_range', None) is None else sigmoid_range(out, *model.y_range)
 
@@ -137,11 +142,11 @@ class RepresentativeUser(FixedUser):
                  space:str='factors', # 'factors': closest to the mean factor vector; 'predictions': closest to the mean predicted ratings
                 ):
         if space not in ('factors','predictions'): raise ValueError(f"space must be 'factors' or 'predictions', not {space!r}")
-        _check_model(model)
+        check_factor_model(model)
         rows = _trained_rows(model, vocab, users)
         with torch.no_grad():
             f,b = model.user_factors.weight[rows],model.user_bias.weight[rows,0]
-            x = f if space == 'factors' else _all_preds(model, f, b)
+            x = f if space == 'factors' else item_scores(model, f, b)
             j = int(rows[(x - x.mean(0)).norm(dim=1).argmin()])
             super().__init__(model.user_factors.weight[j], model.user_bias.weight[j,0], user=vocab.users[j].item())
 
@@ -169,7 +174,7 @@ class MetadataUser(ColdStart):
                  zip:bool=False, # also use the zip code's first digit
                 ):
         if not reg > 0: raise ValueError(f"reg must be positive, not {reg}: the occupation columns add up to the intercept, so the fit needs a penalty")
-        _check_model(model)
+        check_factor_model(model)
         self.zip,self.reg,self.meta = zip,reg,_check_meta(meta, zip).set_index('user')
         rows = _trained_rows(model, vocab, users)
         ids = vocab.users[rows.numpy()]

@@ -11,7 +11,7 @@ from fastai.torch_core import set_seed, defaults
 from fastprogress.fastprogress import progress_bar
 from .data import Vocab, load_ratings, load_split
 from .models import DotProductBias, collab_dls, fit_model
-from .coldstart import _all_preds, user_holdout
+from .coldstart import item_scores, user_holdout
 from .recommend import fold_in_user
 try: import surprise
 except ImportError: surprise = None  # Surprise's baselines need `pip install scikit-surprise`
@@ -25,7 +25,7 @@ __all__ = ['MODELS', 'RANKING', 'model_scores', 'popularity_scores', 'mean_score
 def model_scores(model:nn.Module, # trained model with user and item factors and biases
                 ) -> np.ndarray: # (n_users, n_items)
     "Prediction (or ranking score) of every user for every item."
-    with torch.no_grad(): return _all_preds(model, model.user_factors.weight, model.user_bias.weight[:,0]).numpy().astype('float64')
+    with torch.no_grad(): return item_scores(model, model.user_factors.weight, model.user_bias.weight[:,0]).numpy().astype('float64')
 
 def popularity_scores(train:pd.DataFrame, vocab:Vocab) -> np.ndarray:
     "Number of training ratings of each item, the same for every user: (n_users, n_items)."
@@ -199,6 +199,9 @@ def summarize(res:pd.DataFrame, # from `benchmark`
               fmt:bool=False, # give 'mean ± std' strings instead of two numeric columns per metric
              ) -> pd.DataFrame: # one row per model, in the order they were run
     "Mean and standard deviation over `splits` of each metric, per model."
+    missing = [c for c in ('model', 'split', *metrics) if c not in res.columns]
+    if missing: raise ValueError(f"summarize: results have no column(s) {missing}")
+    if not res.split.isin(splits).any(): raise ValueError(f"summarize: no results for splits {list(splits)}; the results have {sorted(res.split.unique())}")
     g = res[res.split.isin(splits)].groupby('model', sort=False)[list(metrics)]
     m,s = g.mean(),g.std()
     if not fmt: return m.join(s.add_suffix('_std'))
@@ -210,9 +213,11 @@ def foldin_split(held:pd.DataFrame, # all ratings of the held-out users
                  seed:int=42, # seed of which ratings go into the pool
                 ) -> tuple: # (pool, test) frames; the pool keeps each user's ratings in their random order
     "Split held-out users' ratings into a random fold-in pool of `pool` per user and a test of the rest."
+    if pool < 1: raise ValueError(f"pool must be at least 1, not {pool}")
     rng = np.random.default_rng(seed)
     h = held.iloc[rng.permutation(len(held))]
     h = h[h.groupby('user').user.transform('size') > pool]
+    if not len(h): raise ValueError(f"no held-out user has more than pool={pool} ratings: nothing would be left to test")
     first = h.groupby('user').cumcount().to_numpy() < pool
     return h[first].reset_index(drop=True),h[~first].reset_index(drop=True)
 
@@ -225,13 +230,16 @@ def foldin_scores(model:nn.Module, # trained without the held-out users
                   l2:float=0.1, # pull towards the average user
                  ) -> np.ndarray: # (n_users, n_items); rows of users not in `pool` are zero
     "Scores of every item for each user in `pool`, folded in from `n` of their ratings with the items fixed."
+    if kind not in ('ranking','rating'): raise ValueError(f"kind must be 'ranking' or 'rating', not {kind!r}")
+    fewest = pool.groupby('user').size().min() if len(pool) else 0
+    if not 0 <= n <= fewest: raise ValueError(f"n must be between 0 and the smallest pool per user ({fewest}), not {n}")
     S = np.zeros((vocab.n_users, vocab.n_items))
     W,B = model.user_factors.weight,model.user_bias.weight[:,0]
     for u,g in pool.groupby('user'):
         g = g.iloc[:n]
         f,b = (W.mean(0),B.mean()) if n == 0 else fold_in_user(model, vocab.item_idx(g.item.to_numpy()),
                                                                 None if kind == 'ranking' else g.rating.to_numpy(), l2=l2)
-        with torch.no_grad(): S[vocab.user_idx(u)] = _all_preds(model, f[None], b.reshape(1))[0].numpy()
+        with torch.no_grad(): S[vocab.user_idx(u)] = item_scores(model, f[None], b.reshape(1))[0].numpy()
     return S
 
 # %% ../nbs/11_evaluate.ipynb #9812d098
@@ -242,6 +250,8 @@ def foldin_benchmark(ns=(0, 1, 2, 5, 10, 20), # fold-in sizes to try; 0 is the a
                      path=None, # ML-100K folder (see `get_path`)
                     ) -> pd.DataFrame: # one row per (n, model): the ranking metrics at 10
     "Ranking metrics for users held out of training, folded in from `n` of their ratings, against popularity."
+    bad = [n for n in ns if not 0 <= n <= pool]
+    if bad: raise ValueError(f"fold-in sizes must be between 0 and pool={pool}, not {bad}")
     r = load_ratings(path=path); v = Vocab.from_ratings(r)
     trn,held = user_holdout(r, frac, seed=seed)
     pl,tst = foldin_split(held, pool, seed=seed)

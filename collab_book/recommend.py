@@ -13,7 +13,7 @@ from fastai.layers import sigmoid_range
 from .data import Vocab, UnknownIdError, DataError
 from .models import DotProductBias, predict
 from .interpret import most_similar
-from .coldstart import ColdStart, FixedUser, MeanUser, cold_predict, _check_model
+from .coldstart import ColdStart, FixedUser, MeanUser, cold_predict, check_factor_model
 
 # %% auto #0
 __all__ = ['Recommender', 'fold_in_user']
@@ -29,7 +29,7 @@ class Recommender:
                  strategy:ColdStart|None=None, # stand-ins for unknown users; None: an unknown user is an error
                  kind:str='rating', # 'rating': outputs are predicted stars; 'ranking': scores that only order items
                 ):
-        _check_model(model)
+        check_factor_model(model)
         if kind not in ('rating','ranking'): raise ValueError(f"kind must be 'rating' or 'ranking', not {kind!r}")
         n = model.item_factors.weight.shape[0]
         if n != vocab.n_items: raise ValueError(f"the model has {n} item rows but the vocabulary has {vocab.n_items}")
@@ -120,7 +120,7 @@ def fold_in_user(model:nn.Module, # trained model with user and item factors and
                  max_iter:int=100, # L-BFGS iterations
                 ) -> tuple: # (factors, bias) of the new user
     "Fit a new user's factors and bias to their ratings with every item's factors and bias held fixed."
-    _check_model(model)
+    check_factor_model(model)
     it = torch.tensor(np.asarray(items, dtype='int64').reshape(-1))
     if not len(it): raise ValueError("no items to fold in: give at least one rating")
     r = None if ratings is None else torch.tensor(np.asarray(ratings, dtype='float32').reshape(-1))
