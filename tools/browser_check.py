@@ -7,14 +7,13 @@ interpretation page in _preview/shots/. Installs Debian's chromium with apt-get 
 """
 import argparse, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
+from nbtools import LOCAL_PATH, options
 
 root = Path(__file__).resolve().parent.parent
 preview = root/'_preview'
 SHOTS = {'front_page.html': 'front.png', 'interpretation.html': 'interpretation.png'}
 API_NB = '98_api.ipynb'  # the API reference: its page must name every module and every name in each `__all__`
-_local = re.compile(r'(?<![\w.])(/work/|/tmp/|/root/|/home/|/Users/)[\w.-]*')  # not inside a web address
 _hidden = {'hide', 'export', 'exporti', 'default_exp'}  # nbdev drops these cells from the docs
-_dir = re.compile(r'^#\|\s*([\w-]+)\s*(?::\s*(.*?))?\s*$')
 
 def find_chromium():
     for n in ('chromium', 'chromium-browser', 'google-chrome', 'chrome'):
@@ -39,16 +38,9 @@ def ensure_chromium():
                      f'needs root and the Debian archive):\n{log}')
 
 # ---- what each page should show, read from its source notebook ----
-def _directives(src):
-    d = {}
-    for l in src.splitlines():
-        if not (m := _dir.match(l.strip())): break
-        d[m.group(1)] = (m.group(2) or '').strip('\'"').lower()
-    return d
-
 def _shown(cell):
     if cell['cell_type'] != 'code': return False
-    d = _directives(''.join(cell['source']))
+    d, _ = options(''.join(cell['source']))
     return not (d.keys() & _hidden) and d.get('include') != 'false' and d.get('output') != 'false'
 
 def _n_images(o):
@@ -137,7 +129,7 @@ def check_page(page, p, shots):
     problems += [f'empty output(s) where the notebook has some: cell {i}' for i in r['empty']]
     problems += [f'cell {i} has an output in the notebook but is not on the page (a preview older than the notebook? run `make docs`)' for i in r['missing']]
     for s in [r['text']] + r['links']:
-        problems += [f'local path on the page: {m.group(0)!r}' for m in _local.finditer(s)]
+        problems += [f'local path on the page: {m.group(0)!r}' for m in LOCAL_PATH.finditer(s)]
     if p['notebook'] == API_NB:
         text, names = r['text'], exported_names()
         gone = [m for m in names if m not in text] + [f'{m}.{n}' for m, ns in names.items() for n in ns

@@ -1,12 +1,15 @@
 """Every check of the project, counted: library and notebooks in sync, README current, no local paths
-in committed outputs, the docs preview built and every page of it checked in headless Chromium (one
-check per page), and every notebook run by `nbdev-test`. Ends with `N passed, M failed`.
+in committed outputs, the library's line lengths and imports (none starred or unused, and its import graph: see
+tools/imports.py), the docs preview built and every page of it checked in headless Chromium (one check per page),
+and every notebook run by `nbdev-test`. Ends with `N passed, M failed`.
 
     python tools/check.py [--flags slow] [--only NAME ...] [--jobs 2] [--no-docs]
+    python tools/check.py --only lint imports   # just these checks (their keys: see --help)
 """
-import argparse, hashlib, json, os, re, subprocess, sys, time
+import argparse, ast, hashlib, json, os, re, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from nbtools import LOCAL_PATH
 
 root = Path(__file__).resolve().parent.parent
 bin_ = Path(sys.executable).parent
@@ -39,15 +42,67 @@ def unchanged_by(name, cmd, *globs):
     detail = out if rc else f"`{' '.join(map(str, cmd[-1:]))}` would change: {', '.join(changed)}\nRun `make sync`, review and commit."
     report(name, ok, secs, detail)
 
-_local = re.compile(r'(/home/|/root/|/Users/|/tmp/|/work/|/private/var/|[A-Z]:\\\\Users)')
 def no_local_paths():
     t, bad = time.time(), []
     committed_outputs = [f for d in ('bench', 'eval') for f in sorted((root/d).glob('*')) if f.suffix in ('.md', '.json', '.csv', '.txt')]
     for f in sorted((root/'nbs').rglob('*.ipynb')) + [root/'README.md'] + committed_outputs:
         if '.ipynb_checkpoints' in f.parts: continue
         for i, line in enumerate(f.read_text().splitlines(), 1):
-            if _local.search(line): bad.append(f"{f.relative_to(root)}:{i}: {line.strip()[:120]}")
+            if LOCAL_PATH.search(line): bad.append(f"{f.relative_to(root)}:{i}: {line.strip()[:120]}")
     report('no local paths in notebooks, README, bench/ and eval/', not bad, time.time() - t, '\n'.join(bad[:20]))
+
+MAX_LINE = 120
+_noqa = re.compile(r'#\s*noqa\b(?!:)|#\s*noqa:.*\bF401\b')  # `# noqa: F401`: imported for its side effect
+def _top_imports(body):
+    "The import statements run when the module loads: its own, and those inside its top-level if, try and with blocks."
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)): yield node
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            for b in ('body', 'orelse', 'finalbody'): yield from _top_imports(getattr(node, b, []))
+            for h in getattr(node, 'handlers', []): yield from _top_imports(h.body)
+
+def library_lint():
+    """collab_book/**/*.py but _modidx.py: lines over MAX_LINE characters, `import *`, and names imported at top level and
+    never used (a name in `__all__` counts as used; an import marked `# noqa` or `# noqa: F401` is left alone)."""
+    t, bad = time.time(), []  # (kind, file, line, message)
+    for f in sorted((root/'collab_book').rglob('*.py')):
+        if f.name == '_modidx.py' or any(p.startswith('.') or p == '__pycache__' for p in f.parts): continue
+        rel, src = f.relative_to(root), f.read_text()
+        lines = src.splitlines()
+        bad += [('long', rel, i, f'{len(l)} characters, over {MAX_LINE}') for i, l in enumerate(lines, 1) if len(l) > MAX_LINE]
+        try: tree = ast.parse(src, str(rel))
+        except SyntaxError as e: bad.append(('syntax', rel, e.lineno or 0, f'syntax error: {e.msg}')); continue
+        bad += [('star', rel, x.lineno, f"from {'.' * x.level}{x.module or ''} import *") for x in ast.walk(tree)
+                if isinstance(x, ast.ImportFrom) and any(a.name == '*' for a in x.names)]
+        used = {x.id for x in ast.walk(tree) if isinstance(x, ast.Name) and not isinstance(x.ctx, ast.Store)}
+        for x in ast.walk(tree):  # the names listed in `__all__`
+            if isinstance(x, (ast.Assign, ast.AugAssign)) and any(getattr(v, 'id', '') == '__all__' for v in
+                                                                   (x.targets if isinstance(x, ast.Assign) else [x.target])):
+                used |= {c.value for c in ast.walk(x.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+        for x in _top_imports(tree.body):
+            if isinstance(x, ast.ImportFrom) and x.module == '__future__': continue
+            if _noqa.search('\n'.join(lines[x.lineno - 1:x.end_lineno])): continue
+            bad += [('unused', rel, x.lineno, f'`{n}` imported, never used') for a in x.names
+                    if a.name != '*' and (n := a.asname or a.name.split('.')[0]) not in used]
+    order = ['syntax', 'star', 'unused', 'long']  # the imports first: long lines are many
+    bad.sort(key=lambda b: (order.index(b[0]), str(b[1]), b[2]))
+    count = lambda k: sum(b[0] == k for b in bad)
+    detail = [f'{f}:{i}: {m}' for _, f, i, m in bad[:37]] + [f'... and {len(bad) - 37} more'] * (len(bad) > 37)
+    detail.append(f"{count('long')} line(s) over {MAX_LINE} characters, {count('star')} star import(s), {count('unused')} unused import(s)")
+    report(f'library: no line over {MAX_LINE} characters, no star imports, no unused imports', not bad, time.time() - t, '\n'.join(detail))
+
+def import_graph():
+    "tools/imports.py's rules on collab_book: no cycles, no product module importing a lesson, layers imported downwards."
+    t = time.time()
+    try:
+        import imports
+        g = imports.graph(root/'collab_book')
+        bad, warn = imports.problems(g), imports.warnings(g)
+    except Exception as e: bad, warn = [f'tools/imports.py failed: {type(e).__name__}: {e}'], []
+    detail = bad[:38] + [f'... and {len(bad) - 38} more'] * (len(bad) > 38)
+    detail += [f'{len(warn)} warning(s): `python tools/imports.py` lists them'] * bool(warn)
+    report('library: imports without cycles, lessons imported by no product module, layers imported downwards (tools/imports.py)',
+           not bad, time.time() - t, '\n'.join(detail))
 
 def docs_and_browser():
     "Build the offline docs preview, then check each of its pages in headless Chromium: one counted check per page."
@@ -79,18 +134,23 @@ def test_nb(nb, flags):
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--flags', default='', help='nbdev-test flags to run, e.g. slow')
-    ap.add_argument('--only', nargs='*', help='run only notebooks whose names contain these')
+    ap.add_argument('--only', nargs='*', help='run only the checks with these keys (export, clean, readme, paths, lint, '
+                    'imports, docs, bench) and the notebooks whose names contain these')
     ap.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
     ap.add_argument('--no-docs', action='store_true', help='skip the docs preview and its browser check')
     a = ap.parse_args()
     t0 = time.time()
-    if not a.only:
-        unchanged_by('nbdev-export leaves the library unchanged', [str(bin_/'nbdev-export')], 'collab_book/**/*.py', 'pyproject.toml')
-        unchanged_by('nbdev-clean leaves the notebooks unchanged', [str(bin_/'nbdev-clean')], 'nbs/**/*.ipynb')
+    want = lambda key: not a.only or key in a.only
+    if want('export'): unchanged_by('nbdev-export leaves the library unchanged', [str(bin_/'nbdev-export')], 'collab_book/**/*.py', 'pyproject.toml')
+    if want('clean'): unchanged_by('nbdev-clean leaves the notebooks unchanged', [str(bin_/'nbdev-clean')], 'nbs/**/*.ipynb')
+    if want('readme'):
         rc, out, secs = run([sys.executable, 'tools/readme.py', '--check'])
         report('README.md matches nbs/index.ipynb', rc == 0, secs, out)
-        no_local_paths()
-        if not a.no_docs: docs_and_browser()
+    if want('paths'): no_local_paths()
+    if want('lint'): library_lint()
+    if want('imports'): import_graph()
+    if want('docs') and not a.no_docs: docs_and_browser()
+    if want('bench'):
         rc, out, secs = run([sys.executable, 'tools/bench.py', '--quick'], timeout=900)
         report("benchmark, quick: the fast path's MSE matches (tools/bench.py --quick)", rc == 0, secs, out)
     nbs = [n for n in notebooks() if not a.only or any(o in n.name for o in a.only)]

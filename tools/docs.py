@@ -9,6 +9,7 @@ of nbs/sidebar.yml, a contents page (`index.html`) in sidebar order, and `pages.
 import html, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import yaml
+from nbtools import options as _options  # Quarto's `#| key: value` lines at the top of a cell, and the rest
 
 root = Path(__file__).resolve().parent.parent
 os.chdir(root)
@@ -34,14 +35,6 @@ def check_pages(nbs, pages):
     if dup: raise SystemExit(f"docs: nbs/sidebar.yml lists {', '.join(sorted(dup))} more than once")
 
 # ---- preparing nbdev's processed notebooks for nbconvert (what Quarto would do with them) ----
-_opt = re.compile(r'^#\|\s*([\w-]+)\s*(?::\s*(.*?))?\s*$')  # `#| key: value`, or a bare `#| flag` (e.g. `slow`)
-
-def _options(src):
-    "Quarto cell options (`#| key: value` lines at the top) and the source without them."
-    lines, opts = src.splitlines(), {}
-    while lines and (m := _opt.match(lines[0])): opts[m.group(1)] = (m.group(2) or '').strip('\'"').lower(); lines.pop(0)
-    return opts, '\n'.join(lines)
-
 def prepare(nb):
     "Apply to `nb` what Quarto does: title and description from the front matter, cell options honoured and removed."
     import nbformat

@@ -7,23 +7,21 @@ import difflib, re, sys
 from pathlib import Path
 import nbformat
 from nbconvert import MarkdownExporter
+from nbtools import directives
 
 root = Path(__file__).resolve().parent.parent
 HEADER = "<!-- Generated from nbs/index.ipynb by `make readme`: edit the notebook, not this file. -->\n\n"
-_dir = re.compile(r'^\s*#\s*\|\s*(.*)$')
-
-def _directives(src): return [m.group(1).strip() for l in src.splitlines() if (m := _dir.match(l))]
 
 def render(nb_path=root/'nbs'/'index.ipynb'):
     "Markdown of `nb_path`: hidden cells dropped, `#|` directive lines removed, saved outputs kept."
     nb = nbformat.read(nb_path, as_version=4)
     cells = []
     for c in nb.cells:
-        ds = _directives(c.source) if c.cell_type == 'code' else []
-        if any(d.split()[0] in ('hide','export','exporti','default_exp') for d in ds if d): continue
+        ds, rest = directives(c.source, anywhere=True) if c.cell_type == 'code' else ([], c.source)
+        if any(k in ('hide','export','exporti','default_exp') for k, _ in ds): continue
         if c.cell_type == 'code':
-            c.source = '\n'.join(l for l in c.source.splitlines() if not _dir.match(l)).strip()
-            if any(d.startswith('echo: false') for d in ds): c.source = ''
+            c.source = rest.strip()
+            if any(k == 'echo' and v.strip('\'"').lower() == 'false' for k, v in ds): c.source = ''
         cells.append(c)
     nb.cells = cells
     nb.metadata['language_info'] = {'name': 'python'}
