@@ -5,15 +5,15 @@
 # %% ../nbs/03_dot_product.ipynb #9367731f
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
-from torch import nn
-from fastai.basics import *
-from fastai.callback.all import *
+from torch import nn, Tensor
+from fastcore.basics import patch
+from fastai.basics import DataLoaders, Learner, MSELossFlat, Module, set_seed
+from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (adds `Learner.fit_one_cycle`)
 from fastai.layers import Embedding, sigmoid_range
-from .data import Vocab, load_ratings, random_split
+from .data import Vocab
 
 # %% auto #0
-__all__ = ['RatingsDataset', 'collab_dls', 'DotProduct', 'fit_model', 'valid_mse', 'DotProductBias', 'predict', 'item_biases',
-           'recommend']
+__all__ = ['RatingsDataset', 'collab_dls', 'DotProduct', 'fit_model', 'valid_mse', 'DotProductBias', 'predict', 'item_biases']
 
 # %% ../nbs/03_dot_product.ipynb #535b20be
 class RatingsDataset(torch.utils.data.Dataset):
@@ -96,10 +96,30 @@ class DotProductBias(Module):
         self.user_bias,self.item_bias = Embedding(n_users, 1),Embedding(n_items, 1)
         self.y_range = y_range
     def forward(self, x):
-        u,i = x[:,0],x[:,1]
-        res = (self.user_factors(u) * self.item_factors(i)).sum(dim=1)
-        res = res + self.user_bias(u)[:,0] + self.item_bias(i)[:,0]
-        return res if self.y_range is None else sigmoid_range(res, *self.y_range)
+        u = x[:,0]
+        return self.score(self.user_factors(u), self.user_bias(u)[:,0], x[:,1])
+
+# %% ../nbs/03_dot_product.ipynb #74629ff5
+@patch
+def score(self:DotProductBias, f:Tensor, # (n, n_factors) user factors
+          b:Tensor, # (n,) user biases
+          i:Tensor|None=None, # (n,) item indices: score n pairs; None: every item, (n, n_items)
+         ) -> Tensor:
+    "The model's prediction for users with factors `f` and biases `b`: $\\sigma(\\mathbf p_u\\cdot\\mathbf q_i + b_u + b_i)$."
+    if i is None: res = f @ self.item_factors.weight.T + b[:,None] + self.item_bias.weight[:,0]
+    else: res = (f * self.item_factors(i)).sum(dim=1) + b + self.item_bias(i)[:,0]
+    return res if self.y_range is None else sigmoid_range(res, *self.y_range)
+
+# %% ../nbs/03_dot_product.ipynb #227f8425
+@patch
+def penalty(self:DotProductBias, u:Tensor, # (n,) user indices
+            *its:Tensor, # one or more (n,) item index tensors, e.g. a rated and a sampled item
+            factors:float=1., bias:float=1., # weights of the squared factors and of the squared biases
+           ) -> Tensor: # (n,) one penalty per example
+    "Weighted sum of squares of the user and item rows each example uses."
+    res = factors*self.user_factors(u).pow(2).sum(1) + bias*self.user_bias(u)[:,0].pow(2)
+    for i in its: res = res + factors*self.item_factors(i).pow(2).sum(1) + bias*self.item_bias(i)[:,0].pow(2)
+    return res
 
 # %% ../nbs/03_dot_product.ipynb #6ae0ccc1
 def predict(model:nn.Module, # a trained model taking (batch, 2) indices
@@ -128,17 +148,3 @@ def item_biases(model:nn.Module, # a model with an item bias table (`item_bias`,
     if emb is None: raise AttributeError(f"{type(model).__name__} has no item bias table (`item_bias` or `i_bias`)")
     b = emb.weight.detach().cpu().view(-1).numpy()
     return pd.DataFrame({'item': vocab.items, 'title': vocab.titles, 'bias': b}).sort_values('bias', ascending=False, ignore_index=True)
-
-# %% ../nbs/03_dot_product.ipynb #e84b9b74
-def recommend(model:nn.Module, # a trained model taking (batch, 2) indices
-              vocab:Vocab, # the vocabulary the model was trained with
-              user, # raw user id
-              n:int=5, # how many items to return
-              rated:pd.DataFrame|None=None, # ratings whose (user, item) pairs are excluded, e.g. the training frame
-             ) -> pd.DataFrame: # item, title and predicted rating, best first
-    "The `n` items with the highest predicted rating for `user`, leaving out what `rated` says they rated."
-    scores = predict(model, vocab, user, items=vocab.items)
-    keep = np.ones(vocab.n_items, bool)
-    if rated is not None: keep[vocab.item_idx(rated.item[rated.user == user].to_numpy())] = False
-    idx = np.flatnonzero(keep)[np.argsort(-scores[keep], kind='stable')[:n]]
-    return pd.DataFrame({'item': vocab.items[idx], 'title': vocab.titles[idx], 'prediction': scores[idx]})

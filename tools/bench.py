@@ -45,15 +45,15 @@ def job_fastai(seed, epochs):
     return dict(seed=seed, secs=secs, mse=valid_mse(learn), loader=type(dls.train).__name__, n=len(trn), epochs=epochs)
 
 def job_fast(seed, epochs, bs):
-    "collab_book.fast: fast_dls + fit_fast(DotProductBias) at batch size `bs`, lr and wd from `scale_hparams`."
+    "collab_book.train: fast_dls + fit(DotProductBias) at batch size `bs`, lr and wd from `scale_hparams`."
     from collab_book.data import load_ratings, random_split, Vocab
     from collab_book.models import DotProductBias
-    from collab_book.fast import fast_dls, fit_fast, model_mse, scale_hparams
+    from collab_book.train import fast_dls, fit, model_mse, scale_hparams
     r = load_ratings(); trn, val = random_split(r, 0.2, seed=42)
     dls = fast_dls(trn, val, vocab=Vocab.from_ratings(r), bs=bs)
-    fit_fast(DotProductBias, dls, epochs=1, seed=seed, verbose=False)  # warm-up: first-call costs of torch
+    fit(DotProductBias, dls, epochs=1, seed=seed, verbose=False)  # warm-up: first-call costs of torch
     t0 = time.perf_counter()
-    m = fit_fast(DotProductBias, dls, epochs=epochs, seed=seed, verbose=False)
+    m = fit(DotProductBias, dls, epochs=epochs, seed=seed, verbose=False)
     secs = time.perf_counter() - t0
     return dict(seed=seed, secs=secs, mse=model_mse(m, dls.valid), n=len(trn), epochs=epochs, bs=bs, **scale_hparams(bs))
 
@@ -62,7 +62,8 @@ def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
     import torch
     from fastai.basics import DataLoaders
     from collab_book.models import DotProductBias
-    from collab_book.fast import FastDL, fit_fast, model_mse, planted_ratings, planted_floor, reachable_rmse, factor_r2
+    from collab_book.train import FastDL, fit, model_mse
+    from collab_book.lessons.planted import planted_ratings, planted_floor, reachable_rmse, factor_r2
     t0 = time.perf_counter()
     x, y, planted = planted_ratings(n + n_valid, noise=noise, seed=0, model=True)
     gen = time.perf_counter() - t0
@@ -72,7 +73,7 @@ def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
         if k == 3: break
         uniq.append((len(xb[:, 0].unique()) + len(xb[:, 1].unique())) / (2 * len(xb)))
     m = DotProductBias(162_000, 62_000, 50, y_range=(0, 7.5))
-    fit_fast(m, dls, epochs=epochs, lr=lr, wd=wd, lazy=True, seed=42, verbose=False)
+    fit(m, dls, epochs=epochs, lr=lr, wd=wd, lazy=True, seed=42, verbose=False)
     peak = peak_gb()  # training's peak, before the floors below allocate their own
     ep = [h['time'] for h in m.history]
     t0 = time.perf_counter()
