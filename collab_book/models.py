@@ -64,14 +64,15 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
               wd:float|None=None, # weight decay (None: fastai's default, 0.01)
               seed:int=42, # seed for the starting weights and the shuffle
               cbs=None, # extra fastai callbacks
+              loss_func=None, # the loss (default: MSE); e.g. `stars_ce` for the classifier of notebook 08
               **model_kw, # passed to `model` when it is a class, e.g. n_factors=50
              ) -> Learner: # the trained learner
-    "Build `model` under `seed` and train it with MSE and `fit_one_cycle`, printing the seed and the epoch table."
+    "Build `model` under `seed` and train it with `loss_func` (MSE) and `fit_one_cycle`, printing the seed and the epoch table."
     set_seed(seed, reproducible=True)
     if not isinstance(model, nn.Module): model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
     print(f"seed {seed}")
-    learn = Learner(dls, model, loss_func=MSELossFlat(), cbs=cbs)
+    learn = Learner(dls, model, loss_func=loss_func or MSELossFlat(), cbs=cbs)
     learn.fit_one_cycle(epochs, lr, wd=wd)
     return learn
 

@@ -7,51 +7,53 @@ from __future__ import annotations
 import time
 import pandas as pd
 from fastcore.script import call_parse
-from .data import load_ratings, random_split
-from .models import DotProductBias, collab_dls, fit_model, valid_mse, item_biases, recommend
+from .data import Vocab, load_ratings, random_split
+from .models import item_biases
+from .train import RECIPES, fit_recipe
+from .recommend import Recommender
 
 # %% auto #0
 __all__ = ['quickstart', 'main']
 
 # %% ../nbs/99_quickstart.ipynb #fcc172e6
-def quickstart(epochs:int=5, # passes over the training ratings
-               lr:float=5e-3, # peak learning rate
-               wd:float=0.1, # weight decay
-               n_factors:int=50, # latent factors per user and item
-               bs:int=64, # batch size
+def quickstart(recipe:str='chapter', # a name in `RECIPES`
                seed:int=42, # seed of the split, the weights and the shuffle
                user:int=1, # user to recommend for
                path:str|None=None, # ML-100K folder (default: $COLLAB_BOOK_DATA, else download)
-              ):
+               progress:bool=True, # progress bar over the batches
+               **changes, # recipe settings to override, e.g. epochs=10
+              ) -> Recommender:
     "Train `DotProductBias` on ML-100K and print the epoch table, RMSE, extreme biases and recommendations."
     t0 = time.time()
     ratings = load_ratings('ml-100k', path)
-    trn,val = random_split(ratings, 0.2, seed)
-    dls = collab_dls(trn, val, bs=bs, seed=seed)
-    print(f"ML-100K: {len(trn):,} training and {len(val):,} validation ratings; "
-          f"{dls.vocab.n_users} users, {dls.vocab.n_items} movies")
-    learn = fit_model(DotProductBias, dls, n_factors=n_factors, epochs=epochs, lr=lr, wd=wd, seed=seed)
-    mse = valid_mse(learn)
+    vocab,(trn,val) = Vocab.from_ratings(ratings),random_split(ratings, 0.2, seed)
+    print(f"ML-100K: {len(trn):,} training and {len(val):,} validation ratings; {vocab.n_users} users, {vocab.n_items} movies")
+    r = RECIPES[recipe]
+    print(f"recipe {r.name!r}: " + ', '.join(f"{k}={v}" for k,v in {**vars(r), **changes}.items() if k != 'name'))
+    model = fit_recipe(trn, vocab, recipe, valid=val, seed=seed, verbose=True, progress=progress, **changes)
+    mse = model.history[-1]['valid_loss']
     print(f"\nvalidation MSE {mse:.4f}, RMSE {mse**0.5:.4f}")
-    b = item_biases(learn.model, dls.vocab)
+    b,rec = item_biases(model, vocab),Recommender(model, vocab, rated=trn)
     with pd.option_context('display.width', 120, 'display.max_colwidth', 60):
         print("\nhighest learned movie bias:\n" + b.head(5)[['title','bias']].to_string(index=False, float_format='%.3f'))
         print("\nlowest learned movie bias:\n" + b.tail(5)[::-1][['title','bias']].to_string(index=False, float_format='%.3f'))
         print(f"\nfive recommendations for user {user} (movies they have not rated in training):")
-        print(recommend(learn.model, dls.vocab, user, 5, rated=trn)[['title','prediction']].to_string(index=False, float_format='%.2f'))
-    print(f"\ntook {time.time()-t0:.0f}s")
-    return learn
+        print(rec.recommend(user, n=5)[['title','prediction']].to_string(index=False, float_format='%.2f'))
+    print(f"\ntook {time.time()-t0:.1f}s")
+    return rec
 
 # %% ../nbs/99_quickstart.ipynb #f1f277a2
 @call_parse
-def main(epochs:int=5, # passes over the training ratings
-         lr:float=5e-3, # peak learning rate
-         wd:float=0.1, # weight decay
-         n_factors:int=50, # latent factors per user and item
-         bs:int=64, # batch size
+def main(recipe:str='chapter', # training recipe: chapter (MSE) or bpr
+         epochs:int=None, # passes over the training ratings (default: the recipe's)
+         lr:float=None, # peak learning rate (default: the recipe's)
+         wd:float=None, # decoupled weight decay (default: the recipe's)
+         n_factors:int=None, # latent factors per user and item (default: the recipe's)
+         bs:int=None, # batch size (default: the recipe's)
          seed:int=42, # seed of the split, the weights and the shuffle
          user:int=1, # user to recommend for
          path:str=None, # ML-100K folder (default: $COLLAB_BOOK_DATA, else download)
         ):
     "Train the chapter's model on ML-100K and show what it learned."
-    quickstart(epochs, lr, wd, n_factors, bs, seed, user, path)
+    changes = {k: v for k,v in dict(epochs=epochs, lr=lr, wd=wd, n_factors=n_factors, bs=bs).items() if v is not None}
+    quickstart(recipe, seed, user, path, **changes)
