@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from fastai.layers import sigmoid_range
 from .data import Vocab, UnknownIdError
 
 # %% auto #0
@@ -49,10 +48,12 @@ class FixedUser(ColdStart):
 
 # %% ../nbs/06_bootstrapping.ipynb #cf261a95
 def check_factor_model(model:nn.Module, # a model for cold start, fold-in or recommending
+                       what:str='cold start', # what needs the factors, for the message
                       ) -> nn.Module: # `model` itself
-    "Raise a clear `TypeError` unless `model` has user and item factors and biases, as `DotProductBias` has."
+    "Raise a clear `TypeError` unless `model` has user and item factors and biases and a `score` method, as `DotProductBias` has."
     miss = [a for a in ('user_factors','item_factors','user_bias','item_bias') if not hasattr(model, a)]
-    if miss: raise TypeError(f"a cold-start model needs user and item factors and biases, like `DotProductBias`; "
+    if not callable(getattr(model, 'score', None)): miss.append('score')
+    if miss: raise TypeError(f"{what} needs a factor model, with user and item factors and biases and a `score` method, like `DotProductBias`; "
                              f"{type(model).__name__} has no {', '.join('`'+m+'`' for m in miss)}")
     return model
 
@@ -104,7 +105,7 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
                  strategy:ColdStart|None=None, # stand-ins for cold users; None: a cold user is an `UnknownIdError`
                  cold=None, # raw ids to treat as cold even though the vocabulary has them (e.g. held-out users)
                 ):
-    "Like `predict`, but users without a trained row get factors and bias from `strategy`: a float for one pair, an array for many."
+    "Like `predict`, but users without a trained row get factors and bias from `strategy`, scored by `model.score`: a float for one pair, an array for many."
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     if strategy is not None and not callable(strategy): raise TypeError(f"strategy must be a `ColdStart` (callable on user ids), not {type(strategy).__name__}")
     check_factor_model(model)
@@ -119,20 +120,17 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
                              ": the model has no trained row for it; pass a cold-start `strategy`, e.g. `MeanUser(model, vocab)`")
     with torch.no_grad():
         f,b = _user_params(model, vocab, us, cm, strategy)
-        it = torch.as_tensor(i, device=f.device)
-        out = (f * model.item_factors.weight[it]).sum(1) + b + model.item_bias.weight[it,0]
-        if getattr(model, 'y_range', None) is not None: out = sigmoid_range(out, *model.y_range)
+        out = model.score(f, b, torch.as_tensor(i, device=f.device))
     out = out.cpu().numpy()
     return float(out[0]) if scalar else out
 
 # %% ../nbs/06_bootstrapping.ipynb #516e52b1
-def item_scores(model:nn.Module, # a model with item factors and biases (and `y_range`, if it squashes)
+def item_scores(model:nn.Module, # a factor model with a `score` method, like `DotProductBias`
                 f:Tensor, # (n, n_factors) factors of n users, trained or stand-in
                 b:Tensor, # (n,) their biases
                ) -> Tensor: # (n, n_items) predicted ratings
-    "Predicted ratings of users with factors `f` and biases `b` for every item, as the model's forward computes them."
-    out = f @ model.item_factors.weight.T + b[:,None] + model.item_bias.weight[:,0]
-    return out if getattr(model, 'y_range', None) is None else sigmoid_range(out, *model.y_range)
+    "Predicted ratings of users with factors `f` and biases `b` for every item: `model.score(f, b)`, as the forward pass computes them."
+    return check_factor_model(model, 'item_scores').score(f, b)
 
 class RepresentativeUser(FixedUser):
     "Stand-in user: the real trained user closest to the average, by factors or by predicted ratings."
@@ -146,7 +144,7 @@ class RepresentativeUser(FixedUser):
         rows = _trained_rows(model, vocab, users)
         with torch.no_grad():
             f,b = model.user_factors.weight[rows],model.user_bias.weight[rows,0]
-            x = f if space == 'factors' else item_scores(model, f, b)
+            x = f if space == 'factors' else model.score(f, b)
             j = int(rows[(x - x.mean(0)).norm(dim=1).argmin()])
             super().__init__(model.user_factors.weight[j], model.user_bias.weight[j,0], user=vocab.users[j].item())
 

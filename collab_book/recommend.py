@@ -5,13 +5,13 @@
 # %% ../nbs/10_recommend.ipynb #10980e84
 from __future__ import annotations
 import hashlib, json
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from fastcore.basics import patch
-from fastai.layers import sigmoid_range
 from .data import Vocab, UnknownIdError, DataError
-from .models import DotProductBias, predict
+from .models import DotProductBias
 from .interpret import most_similar
 from .coldstart import ColdStart, FixedUser, MeanUser, cold_predict, check_factor_model
 
@@ -21,23 +21,30 @@ __all__ = ['Recommender', 'fold_in_user']
 # %% ../nbs/10_recommend.ipynb #21b9a610
 def _py(x): return x.item() if isinstance(x, np.generic) else x  # numpy scalar -> plain Python, for dict keys and JSON
 
+def _factor_model(model):
+    "Whether `model` has the factors and `score` that cold start, fold-in, `similar` and `save` need."
+    try: check_factor_model(model); return True
+    except TypeError: return False
+
 class Recommender:
     "A trained model with its vocabulary and users' rated items: predict, recommend, similar, fold in, save, load."
-    def __init__(self, model:nn.Module, # trained model with user and item factors and biases, like `DotProductBias`
+    def __init__(self, model:nn.Module, # trained model taking (batch, 2) indices; a factor model like `DotProductBias` can do everything
                  vocab:Vocab, # the vocabulary the model was trained with
                  rated:pd.DataFrame|None=None, # ratings (user, item) already given: never recommended back
-                 strategy:ColdStart|None=None, # stand-ins for unknown users; None: an unknown user is an error
+                 strategy:ColdStart|None=None, # stand-ins for unknown users (factor models only); None: an unknown user is an error
                  kind:str='rating', # 'rating': outputs are predicted stars; 'ranking': scores that only order items
                 ):
-        check_factor_model(model)
         if kind not in ('rating','ranking'): raise ValueError(f"kind must be 'rating' or 'ranking', not {kind!r}")
-        n = model.item_factors.weight.shape[0]
-        if n != vocab.n_items: raise ValueError(f"the model has {n} item rows but the vocabulary has {vocab.n_items}")
-        self.model,self.vocab,self.strategy,self.kind = model.eval(),vocab,strategy,kind
+        self.model,self.vocab,self.strategy,self.kind,self.factors = model.eval(),vocab,strategy,kind,_factor_model(model)
+        if strategy is not None: self._need_factors('a cold-start `strategy`')
+        w = getattr(getattr(model, 'item_factors', None), 'weight', None)  # a model without item rows is not checked
+        n = None if w is None else w.shape[0]
+        if n is not None and n != vocab.n_items: raise ValueError(f"the model has {n} item rows but the vocabulary has {vocab.n_items}")
         self.folded,self.seen = {},{}  # new user -> (factors, bias); user -> item indices they rated
         if rated is not None:
             enc = vocab.encode(rated[['user','item']])
             self.seen = {_py(u): g.to_numpy() for u,g in enc.groupby('user').item_idx}
+    def _need_factors(self, what): return check_factor_model(self.model, what)
     def __repr__(self): return (f"Recommender({type(self.model).__name__}, {self.kind}, {self.vocab.n_users} users, "
                                 f"{self.vocab.n_items} items, {len(self.folded)} folded-in users)")
 
@@ -56,14 +63,28 @@ class _NewUsers(ColdStart):
         return torch.stack(fs),torch.stack(bs)
 
 # %% ../nbs/10_recommend.ipynb #0898cb1a
+def _forward(model, vocab, users, items=None, titles=None):
+    "Predictions of a model without factor tables, through its forward pass on (user, item) index pairs."
+    if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
+    us = np.atleast_1d(np.asarray(users))
+    unk = ~np.isin(us, vocab.users)
+    if unk.any(): raise UnknownIdError(f"Unknown user id {_py(us[unk][0])!r}: the model has no row for it, and a "
+                                       f"{type(model).__name__} has no factors to fold a new user in or stand in for one")
+    u,i = vocab.user_idx(users),vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
+    scalar = np.ndim(u) == 0 and np.ndim(i) == 0
+    try: u,i = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(i))
+    except ValueError: raise ValueError(f"{np.size(u)} users and {np.size(i)} items: give one of either, or as many of each") from None
+    dev = next(model.parameters()).device
+    with torch.no_grad(): out = model(torch.as_tensor(np.stack([u, i], 1), dtype=torch.long, device=dev)).reshape(-1).float().cpu().numpy()
+    return float(out[0]) if scalar else out
+
 @patch
 def predict(self:Recommender, users, # one raw user id, or many; new (folded-in) and unknown ones allowed
             items=None, # one raw item id or many (give this or `titles`)
             titles=None, # one title or many
            ):
     "Predicted rating (or ranking score) for (user, item) pairs: a float for one pair, an array for many."
-    if not self.folded and self.strategy is None and np.isin(users, self.vocab.users).all():
-        return predict(self.model, self.vocab, users, items=items, titles=titles)
+    if not self.factors: return _forward(self.model, self.vocab, users, items=items, titles=titles)
     return cold_predict(self.model, self.vocab, users, items=items, titles=titles, strategy=_NewUsers(self))
 
 # %% ../nbs/10_recommend.ipynb #4ead5ab0
@@ -94,6 +115,7 @@ def similar(self:Recommender, title, # a title, or a raw item id
             min_count:int=1, # fewest known ratings a candidate needs
            ) -> pd.DataFrame: # item, title, similarity; most similar first
     "Items whose factors have the highest cosine similarity with those of `title`."
+    self._need_factors('`similar`')
     known = None
     if min_count > 1:
         idx = np.concatenate([np.asarray(v, dtype='int64') for v in self.seen.values()] or [np.zeros(0, 'int64')])
@@ -103,14 +125,20 @@ def similar(self:Recommender, title, # a title, or a raw item id
 # %% ../nbs/10_recommend.ipynb #e6500ae3
 def _fold_loss(model, f, b, it, r):
     "Mean squared error on the ratings `r` of items `it`, or with `r=None` BPR loss of `it` against every other item."
-    Q,bi = model.item_factors.weight.detach(),model.item_bias.weight[:,0].detach()
-    if r is not None:
-        s = Q[it] @ f + b + bi[it]
-        if getattr(model, 'y_range', None) is not None: s = sigmoid_range(s, *model.y_range)
-        return ((s - r)**2).mean()
-    s,neg = Q @ f + bi,torch.ones(len(Q), dtype=torch.bool)
+    if r is not None: return ((model.score(f.expand(len(it), -1), b.expand(len(it)), it) - r)**2).mean()
+    s = model.score(f[None], b[None])[0]
+    neg = torch.ones(len(s), dtype=torch.bool, device=s.device)
     neg[it] = False
     return nn.functional.softplus(s[neg][None] - s[it][:,None]).mean()
+
+@contextmanager
+def _frozen(model):
+    "Stop gradients reaching `model`'s parameters inside the block; restore their `requires_grad` after."
+    ps = [p for p in model.parameters() if p.requires_grad]
+    for p in ps: p.requires_grad_(False)
+    try: yield model
+    finally:
+        for p in ps: p.requires_grad_(True)
 
 # %% ../nbs/10_recommend.ipynb #b194f063
 def fold_in_user(model:nn.Module, # trained model with user and item factors and biases; it is not changed
@@ -120,12 +148,12 @@ def fold_in_user(model:nn.Module, # trained model with user and item factors and
                  max_iter:int=100, # L-BFGS iterations
                 ) -> tuple: # (factors, bias) of the new user
     "Fit a new user's factors and bias to their ratings with every item's factors and bias held fixed."
-    check_factor_model(model)
-    it = torch.tensor(np.asarray(items, dtype='int64').reshape(-1))
-    if not len(it): raise ValueError("no items to fold in: give at least one rating")
-    r = None if ratings is None else torch.tensor(np.asarray(ratings, dtype='float32').reshape(-1))
-    if r is not None and len(r) != len(it): raise ValueError(f"{len(it)} items for {len(r)} ratings")
+    check_factor_model(model, 'fold-in')
     with torch.no_grad(): f0,b0 = model.user_factors.weight.mean(0),model.user_bias.weight.mean()
+    it = torch.tensor(np.asarray(items, dtype='int64').reshape(-1), device=f0.device)
+    if not len(it): raise ValueError("no items to fold in: give at least one rating")
+    r = None if ratings is None else torch.tensor(np.asarray(ratings, dtype='float32').reshape(-1), device=f0.device)
+    if r is not None and len(r) != len(it): raise ValueError(f"{len(it)} items for {len(r)} ratings")
     f,b = f0.clone().requires_grad_(),b0.clone().requires_grad_()
     opt = torch.optim.LBFGS([f, b], lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
     def closure():
@@ -133,7 +161,7 @@ def fold_in_user(model:nn.Module, # trained model with user and item factors and
         loss = _fold_loss(model, f, b, it, r) + l2*(((f - f0)**2).sum() + (b - b0)**2)
         loss.backward()
         return loss
-    opt.step(closure)
+    with _frozen(model): opt.step(closure)
     return f.detach(),b.detach()
 
 # %% ../nbs/10_recommend.ipynb #566b6863
@@ -145,6 +173,7 @@ def fold_in(self:Recommender, user, # a new raw user id
             l2:float=0.1, # pull towards the average user
            ) -> Recommender:
     "Add a new user from a few ratings, with the model's items fixed; returns `self`."
+    self._need_factors('`fold_in`')
     user = _py(user)
     if np.isin(user, self.vocab.users): raise ValueError(f"user id {user!r} already has a trained row: fold in a new id")
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
@@ -170,6 +199,7 @@ def _cat(arrs) -> torch.Tensor:
 def save(self:Recommender, path, # a folder; created if missing
         ) -> Path:
     "Write the recommender as `model.pt` (tensors only) and `recommender.json` into the folder `path`."
+    self._need_factors('`save`')
     name = type(self.model).__name__
     if name not in _MODELS: raise TypeError(f"cannot save a {name}: `load` can only build {list(_MODELS)}")
     if self.strategy is not None and not isinstance(self.strategy, FixedUser):
