@@ -67,7 +67,7 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
               loss_func=None, # the loss (default: MSE); e.g. `stars_ce` for the classifier of notebook 08
               **model_kw, # passed to `model` when it is a class, e.g. n_factors=50
              ) -> Learner: # the trained learner
-    "Build `model` under `seed` and train it with `loss_func` (MSE) and `fit_one_cycle`, printing the seed and the epoch table."
+    "Build `model` under `seed` and train it with `fit_one_cycle`; prints the seed and the epoch table."
     set_seed(seed, reproducible=True)
     if not isinstance(model, nn.Module): model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
@@ -106,7 +106,7 @@ def score(self:DotProductBias, f:Tensor, # (n, n_factors) user factors
           b:Tensor, # (n,) user biases
           i:Tensor|None=None, # (n,) item indices: score n pairs; None: every item, (n, n_items)
          ) -> Tensor:
-    "The model's prediction for users with factors `f` and biases `b`: $\\sigma(\\mathbf p_u\\cdot\\mathbf q_i + b_u + b_i)$."
+    "Predictions for users with factors `f` and biases `b`: $\\sigma(\\mathbf p_u\\cdot\\mathbf q_i + b_u + b_i)$."
     if i is None: res = f @ self.item_factors.weight.T + b[:,None] + self.item_bias.weight[:,0]
     else: res = (f * self.item_factors(i)).sum(dim=1) + b + self.item_bias(i)[:,0]
     return res if self.y_range is None else sigmoid_range(res, *self.y_range)
@@ -137,7 +137,8 @@ def predict(model:nn.Module, # a trained model taking (batch, 2) indices
     u,i = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(i))
     model.eval()
     p = next(model.parameters())
-    with torch.no_grad(): out = model(torch.tensor(np.stack([u,i], 1), dtype=torch.long, device=p.device)).view(-1).cpu().numpy()
+    x = torch.tensor(np.stack([u,i], 1), dtype=torch.long, device=p.device)
+    with torch.no_grad(): out = model(x).view(-1).cpu().numpy()
     return float(out[0]) if scalar else out
 
 # %% ../nbs/03_dot_product.ipynb #8be3362a
@@ -148,4 +149,5 @@ def item_biases(model:nn.Module, # a model with an item bias table (`item_bias`,
     emb = getattr(model, 'item_bias', None) or getattr(model, 'i_bias', None)
     if emb is None: raise AttributeError(f"{type(model).__name__} has no item bias table (`item_bias` or `i_bias`)")
     b = emb.weight.detach().cpu().view(-1).numpy()
-    return pd.DataFrame({'item': vocab.items, 'title': vocab.titles, 'bias': b}).sort_values('bias', ascending=False, ignore_index=True)
+    res = pd.DataFrame({'item': vocab.items, 'title': vocab.titles, 'bias': b})
+    return res.sort_values('bias', ascending=False, ignore_index=True)

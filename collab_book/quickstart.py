@@ -24,10 +24,12 @@ def quickstart(recipe:str='chapter', # a name in `RECIPES`
                **changes, # recipe settings to override, e.g. epochs=10
               ) -> Recommender:
     "Train `DotProductBias` on ML-100K and print the epoch table, RMSE, extreme biases and recommendations."
+    if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}: choose from {list(RECIPES)}")
     t0 = time.time()
     ratings = load_ratings('ml-100k', path)
     vocab,(trn,val) = Vocab.from_ratings(ratings),random_split(ratings, 0.2, seed)
-    print(f"ML-100K: {len(trn):,} training and {len(val):,} validation ratings; {vocab.n_users} users, {vocab.n_items} movies")
+    print(f"ML-100K: {len(trn):,} training and {len(val):,} validation ratings; "
+          f"{vocab.n_users} users, {vocab.n_items} movies")
     r = RECIPES[recipe]
     print(f"recipe {r.name!r}: " + ', '.join(f"{k}={v}" for k,v in {**vars(r), **changes}.items() if k != 'name'))
     model = fit_recipe(trn, vocab, recipe, valid=val, seed=seed, verbose=True, progress=progress, **changes)
@@ -35,8 +37,9 @@ def quickstart(recipe:str='chapter', # a name in `RECIPES`
     print(f"\nvalidation MSE {mse:.4f}, RMSE {mse**0.5:.4f}")
     b,rec = item_biases(model, vocab),Recommender(model, vocab, rated=trn)
     with pd.option_context('display.width', 120, 'display.max_colwidth', 60):
-        print("\nhighest learned movie bias:\n" + b.head(5)[['title','bias']].to_string(index=False, float_format='%.3f'))
-        print("\nlowest learned movie bias:\n" + b.tail(5)[::-1][['title','bias']].to_string(index=False, float_format='%.3f'))
+        show = lambda d: d[['title','bias']].to_string(index=False, float_format='%.3f')
+        print("\nhighest learned movie bias:\n" + show(b.head(5)))
+        print("\nlowest learned movie bias:\n" + show(b.tail(5)[::-1]))
         print(f"\nfive recommendations for user {user} (movies they have not rated in training):")
         print(rec.recommend(user, n=5)[['title','prediction']].to_string(index=False, float_format='%.2f'))
     print(f"\ntook {time.time()-t0:.1f}s")

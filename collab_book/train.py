@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #65666b0d
 from __future__ import annotations
-import copy, math, time, warnings
+import math, time, warnings
 from dataclasses import dataclass, fields, replace
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
@@ -307,7 +307,7 @@ def _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, 
         model.history.append(dict(epoch=ep, train_loss=tot/dls.train.n, valid_loss=vl, time=secs))
         say(f"{ep:>5} {tot/dls.train.n:>11.6f} {vl:>11.6f} {secs:>7.3f}")
         if patience is None: continue
-        if vl < best[0]: best,wait = (vl, ep, copy.deepcopy(model.state_dict())),0
+        if vl < best[0]: best,wait = (vl, ep, {k: v.clone() for k,v in model.state_dict().items()}),0
         else: wait += 1
         if wait >= patience: break
     if patience is not None:

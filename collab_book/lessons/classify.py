@@ -34,7 +34,8 @@ def stars_ce(logits:Tensor, # (batch, n_classes) scores
     "Cross-entropy of `logits` against star ratings 1..n_classes, read as classes 0..n_classes-1."
     c = targ.view(-1).round().long() - 1
     bad = (c.float() != targ.view(-1) - 1) | (c < 0) | (c >= logits.shape[1])
-    if bad.any(): raise ValueError(f"ratings must be whole stars from 1 to {logits.shape[1]}, got {float(targ.view(-1)[bad][0])}")
+    if bad.any():
+        raise ValueError(f"ratings must be whole stars from 1 to {logits.shape[1]}, got {float(targ.view(-1)[bad][0])}")
     return F.cross_entropy(logits, c)
 
 # %% ../../nbs/08_questions.ipynb #b0b57458

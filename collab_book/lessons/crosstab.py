@@ -26,15 +26,18 @@ def _item_labels(ratings:pd.DataFrame, items:pd.Index, col:str) -> list:
 # %% ../../nbs/01_crosstab.ipynb #229790e4
 def _check_ratings(ratings, col):
     "Refuse a frame that cannot become a crosstab, naming the problem."
-    if not isinstance(ratings, pd.DataFrame): raise TypeError(f"ratings must be a DataFrame, not {type(ratings).__name__}")
+    if not isinstance(ratings, pd.DataFrame):
+        raise TypeError(f"ratings must be a DataFrame, not {type(ratings).__name__}")
     miss = [c for c in ('user','item','rating') if c not in ratings]
     if miss: raise ValueError(f"ratings lack column(s) {miss}: a crosstab needs user, item and rating")
-    if col not in ratings: raise ValueError(f"ratings have no column {col!r} to label the items with; col='item' uses the ids")
+    if col not in ratings:
+        raise ValueError(f"ratings have no column {col!r} to label the items with; col='item' uses the ids")
     if not len(ratings): raise ValueError("ratings frame is empty")
     d = ratings.duplicated(['user','item'])
     if d.any():
         u,i = ratings.loc[d, ['user','item']].iloc[0]; k = int(d.sum())
-        raise ValueError(f"user {u} rated item {i} more than once ({k} repeat{'s'*(k>1)}): a cell can hold only one rating")
+        raise ValueError(f"user {u} rated item {i} more than once ({k} repeat{'s'*(k>1)}): a cell can hold only one "
+                         "rating")
 
 # %% ../../nbs/01_crosstab.ipynb #1a9ca5b6
 def crosstab(ratings:pd.DataFrame, # one rating a row: user, item, rating (and `col`)
@@ -67,7 +70,8 @@ def plot_crosstab(ct:pd.DataFrame, # from `crosstab`: users down, items across
                   cmap:str='viridis', # colour map of the ratings
                  ):
     "Heatmap of a crosstab with a colour bar; unrated cells are grey."
-    if not isinstance(ct, pd.DataFrame) or ct.empty: raise ValueError("ct must be a non-empty DataFrame, as `crosstab` returns")
+    if not isinstance(ct, pd.DataFrame) or ct.empty:
+        raise ValueError("ct must be a non-empty DataFrame, as `crosstab` returns")
     v = ct.to_numpy(dtype=float, na_value=np.nan)
     v = np.ma.masked_array(v, mask=np.isnan(v))
     if ax is None: _,ax = plt.subplots(figsize=(0.45*ct.shape[1]+3, 0.32*ct.shape[0]+2))

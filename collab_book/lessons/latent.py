@@ -15,7 +15,8 @@ def one_hot(idx, # an index, or a 1-D list, array or tensor of indices
             n:int, # number of positions: the length of each vector
            ) -> torch.Tensor: # float32, shape (n,) for one index or (len(idx), n) for many
     "One-hot float vectors for `idx`; an index outside 0..n-1 is an error that names it."
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0: raise ValueError(f"n must be a positive integer, not {n!r}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
+        raise ValueError(f"n must be a positive integer, not {n!r}")
     t = torch.as_tensor(idx)
     if t.numel() == 0: t = t.long()  # an empty list arrives as floats
     if t.is_floating_point() or t.dtype == torch.bool: raise TypeError(f"indices must be integers, not {t.dtype}")

@@ -48,7 +48,8 @@ class BatchL2(Callback):
     def __init__(self,
                  lam:float=0.1,     # penalty on the user and item factor rows in the batch
                  lam_bias:float=0.): # penalty on their biases
-        if lam < 0 or lam_bias < 0: raise ValueError(f"BatchL2: penalties must be >= 0, got lam={lam}, lam_bias={lam_bias}")
+        if lam < 0 or lam_bias < 0:
+            raise ValueError(f"BatchL2: penalties must be >= 0, got lam={lam}, lam_bias={lam_bias}")
         store_attr()
     def after_loss(self):
         if not self.training: return
