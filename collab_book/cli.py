@@ -5,27 +5,16 @@
 # %% ../nbs/12_cli.ipynb #e2d09ab3
 from __future__ import annotations
 import argparse, sys
-from pathlib import Path
-import numpy as np, pandas as pd, torch
-from .data import DataError, UnknownIdError, Vocab, load_ratings, load_split, random_split, read_ratings
+from dataclasses import replace
+import numpy as np, pandas as pd
+from .data import DataError, UnknownIdError, Vocab, load_ratings, load_split, random_split, read_csv_ratings
+from .train import CHAPTER, BPR, Recipe, fit_recipe
+from .metrics import model_scores, rating_metrics, ranking_metrics
 from .coldstart import MeanUser
 from .recommend import Recommender
-from .evaluate import train_mf, model_scores, rating_metrics, ranking_metrics
 
 # %% auto #0
-__all__ = ['read_csv_ratings', 'cmd_train', 'cmd_evaluate', 'cmd_recommend', 'cmd_similar', 'main']
-
-# %% ../nbs/12_cli.ipynb #409f1ab6
-def read_csv_ratings(fname, # CSV of user,item,rating[,timestamp], with or without a header line
-                     rating_range:tuple=(0.5, 5), # smallest and largest valid rating
-                    ) -> pd.DataFrame: # user, item, rating[, timestamp]
-    "Read a user's ratings CSV, guessing the header and the timestamp column from the first line."
-    fname = Path(fname)
-    if not fname.is_file(): raise FileNotFoundError(f"{fname.name}: no such ratings file")
-    with open(fname, encoding='utf-8', errors='replace') as f: first = f.readline().strip().split(',')
-    if len(first) not in (3, 4): raise DataError(f"{fname.name}: line 1 has {len(first)} fields; expected user,item,rating[,timestamp]")
-    header = not first[0].strip().lstrip('-').isdigit()
-    return read_ratings(fname, sep=',', header=header, rating_range=rating_range, timestamp=len(first) == 4)
+__all__ = ['cmd_train', 'cmd_evaluate', 'cmd_recommend', 'cmd_similar', 'main']
 
 # %% ../nbs/12_cli.ipynb #6f581ce2
 def _data(a):
@@ -39,16 +28,25 @@ def _data(a):
     return r,r
 
 # %% ../nbs/12_cli.ipynb #78b250e8
+_RECIPES = dict(mse=CHAPTER, bpr=BPR)  # the recipe for each --loss
+_FLAGS = ('epochs', 'lr', 'wd', 'l2', 'bs', 'n_factors')  # the recipe settings a flag may override
+
+def _recipe(a) -> Recipe:
+    "The recipe for `--loss`, with the settings given on the command line changed."
+    return replace(_RECIPES[a.loss], **{k: getattr(a, k) for k in _FLAGS if getattr(a, k) is not None})
+
 def cmd_train(a):
-    "Train a model and save it as a `Recommender` folder."
+    "Train a model with the recipe for `--loss` and save it as a `Recommender` folder."
+    r = _recipe(a)  # bad settings fail here, before any data is read
     allr,trn = _data(a)
     v = Vocab.from_ratings(allr)
+    val = None
     if a.valid_pct: trn,val = random_split(trn, a.valid_pct, seed=a.seed)
     print(f"{len(trn):,} ratings to train on; {v.n_users:,} users, {v.n_items:,} items")
-    kw = dict(epochs=a.epochs or (5 if a.loss == 'mse' else 10), l2=a.l2 if a.l2 is not None else (0.1 if a.loss == 'mse' else 0.01))
-    m = train_mf(trn, v, loss=a.loss, n_factors=a.n_factors, lr=a.lr, seed=a.seed, progress=not a.quiet, **kw)
-    if a.valid_pct: _show_metrics(m, v, trn, val, a.loss)
-    Recommender(m, v, rated=trn, kind='rating' if a.loss == 'mse' else 'ranking').save(a.out)
+    print(f"recipe {r.name}: " + ', '.join(f"{k} {getattr(r, k)}" for k in ('loss', *_FLAGS)))
+    m = fit_recipe(trn, v, r, valid=val, seed=a.seed, verbose=not a.quiet, progress=not a.quiet)
+    if a.valid_pct: _show_metrics(m, v, trn, val, r.loss)
+    Recommender(m, v, rated=trn, kind='rating' if r.loss == 'mse' else 'ranking').save(a.out)
     print(f"saved to {a.out}")
 
 # %% ../nbs/12_cli.ipynb #f82227b3
@@ -99,9 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--out', required=True, help="folder to save the model in")
     t.add_argument('--loss', choices=['mse', 'bpr'], default='mse', help="mse: predict ratings; bpr: rank items")
     t.add_argument('--valid-pct', type=float, default=0., help="hold out this share of the ratings and report metrics")
-    t.add_argument('--n-factors', type=int, default=50); t.add_argument('--epochs', type=int)
-    t.add_argument('--lr', type=float, default=1e-2); t.add_argument('--l2', type=float)
-    t.add_argument('--seed', type=int, default=42); t.add_argument('--quiet', action='store_true', help="no progress bar")
+    for f,typ in (('--epochs', int), ('--lr', float), ('--wd', float), ('--l2', float), ('--bs', int), ('--n-factors', int)):
+        t.add_argument(f, type=typ, help="default: the recipe's")
+    t.add_argument('--seed', type=int, default=42); t.add_argument('--quiet', action='store_true', help="no epoch table or progress bar")
     e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
     e.add_argument('--model', required=True); e.add_argument('--split'); e.add_argument('--test')
     r = sub.add_parser('recommend', help=cmd_recommend.__doc__)

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'ml100k_items', 'ml100k_users',
-           'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify']
+__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify', 'foldin_split', 'read_csv_ratings']
 
 # %% ../nbs/00_data.ipynb #3cd265c8
 class DataError(ValueError):
@@ -315,3 +314,29 @@ def verify(name:str='ml-100k', # dataset
         if not (p/f).is_file(): raise DataError(f"{f}: file missing from the {folder} folder")
         if _sha256(p/f) != h: raise DataError(f"{f}: SHA256 sum does not match the published {folder} file: the file is corrupt or was edited")
     return len(SHA256[folder])
+
+# %% ../nbs/11_evaluate.ipynb #afe67782
+def foldin_split(held:pd.DataFrame, # all ratings of the held-out users
+                 pool:int=20, # ratings per user available for folding in; the rest are the test
+                 seed:int=42, # seed of which ratings go into the pool
+                ) -> tuple: # (pool, test) frames; the pool keeps each user's ratings in their random order
+    "Split held-out users' ratings into a random fold-in pool of `pool` per user and a test of the rest."
+    if pool < 1: raise ValueError(f"pool must be at least 1, not {pool}")
+    rng = np.random.default_rng(seed)
+    h = held.iloc[rng.permutation(len(held))]
+    h = h[h.groupby('user').user.transform('size') > pool]
+    if not len(h): raise ValueError(f"no held-out user has more than pool={pool} ratings: nothing would be left to test")
+    first = h.groupby('user').cumcount().to_numpy() < pool
+    return h[first].reset_index(drop=True),h[~first].reset_index(drop=True)
+
+# %% ../nbs/12_cli.ipynb #409f1ab6
+def read_csv_ratings(fname, # CSV of user,item,rating[,timestamp], with or without a header line
+                     rating_range:tuple=(0.5, 5), # smallest and largest valid rating
+                    ) -> pd.DataFrame: # user, item, rating[, timestamp]
+    "Read a user's ratings CSV, guessing the header and the timestamp column from the first line."
+    fname = Path(fname)
+    if not fname.is_file(): raise FileNotFoundError(f"{fname.name}: no such ratings file")
+    with open(fname, encoding='utf-8', errors='replace') as f: first = f.readline().strip().split(',')
+    if len(first) not in (3, 4): raise DataError(f"{fname.name}: line 1 has {len(first)} fields; expected user,item,rating[,timestamp]")
+    header = not first[0].strip().lstrip('-').isdigit()
+    return read_ratings(fname, sep=',', header=header, rating_range=rating_range, timestamp=len(first) == 4)

@@ -7,115 +7,16 @@ from __future__ import annotations
 import time
 import numpy as np, pandas as pd, torch
 from torch import nn
-from fastai.torch_core import set_seed, defaults
-from fastprogress.fastprogress import progress_bar
-from .data import Vocab, load_ratings, load_split
-from .models import DotProductBias, collab_dls, fit_model
-from .coldstart import item_scores, user_holdout
+from .data import Vocab, load_ratings, load_split, foldin_split
+from .train import fit_recipe, CHAPTER, BPR
+from .metrics import model_scores, popularity_scores, mean_scores, rating_metrics, ranking_metrics
+from .coldstart import user_holdout
 from .recommend import fold_in_user
 try: import surprise
 except ImportError: surprise = None  # Surprise's baselines need `pip install scikit-surprise`
 
 # %% auto #0
-__all__ = ['MODELS', 'RANKING', 'model_scores', 'popularity_scores', 'mean_scores', 'rating_metrics', 'train_mf',
-           'ranking_metrics', 'surprise_fit', 'surprise_scores', 'benchmark', 'summarize', 'foldin_split',
-           'foldin_scores', 'foldin_benchmark']
-
-# %% ../nbs/11_evaluate.ipynb #f46560d1
-def model_scores(model:nn.Module, # trained model with user and item factors and biases
-                ) -> np.ndarray: # (n_users, n_items)
-    "Prediction (or ranking score) of every user for every item."
-    with torch.no_grad(): return item_scores(model, model.user_factors.weight, model.user_bias.weight[:,0]).numpy().astype('float64')
-
-def popularity_scores(train:pd.DataFrame, vocab:Vocab) -> np.ndarray:
-    "Number of training ratings of each item, the same for every user: (n_users, n_items)."
-    cnt = np.bincount(vocab.item_idx(train.item.to_numpy()), minlength=vocab.n_items).astype('float64')
-    return np.broadcast_to(cnt, (vocab.n_users, vocab.n_items))
-
-def mean_scores(train:pd.DataFrame, vocab:Vocab) -> np.ndarray:
-    "The global mean training rating for every pair: (n_users, n_items)."
-    return np.full((vocab.n_users, vocab.n_items), float(train.rating.mean()))
-
-# %% ../nbs/11_evaluate.ipynb #933dc444
-def rating_metrics(scores:np.ndarray, # (n_users, n_items) predictions
-                   test:pd.DataFrame, # held-out ratings
-                   vocab:Vocab,
-                  ) -> dict: # rmse, mae
-    "RMSE and MAE of the predictions for the held-out ratings."
-    if scores.shape != (vocab.n_users, vocab.n_items):
-        raise ValueError(f"rating_metrics: scores have shape {scores.shape}, the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
-    if not len(test): raise ValueError("rating_metrics: no held-out ratings to score")
-    e = vocab.encode(test)
-    err = scores[e.user_idx.to_numpy(), e.item_idx.to_numpy()] - e.rating.to_numpy()
-    return dict(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
-
-# %% ../nbs/11_evaluate.ipynb #5de57fc9
-def _l2(m, u, *its):
-    "Squared norms of the rows a batch uses: users `u`, items `its`."
-    res = (m.user_factors(u)**2).sum(1) + m.user_bias(u)[:,0]**2
-    for i in its: res = res + (m.item_factors(i)**2).sum(1) + m.item_bias(i)[:,0]**2
-    return res
-
-def _batch_loss(m, xb, yb, loss, l2):
-    "Squared error on ratings, or BPR loss of rated items against uniformly sampled items, plus L2 on the rows used."
-    u,i = xb[:,0],xb[:,1]
-    if loss == 'mse': return ((m(xb) - yb)**2 + l2*_l2(m, u, i)).mean()
-    j = torch.randint(0, m.item_factors.weight.shape[0], (len(u),))
-    gap = m(xb) - m(torch.stack([u, j], 1))
-    return (nn.functional.softplus(-gap) + l2*_l2(m, u, i, j)).mean()
-
-# %% ../nbs/11_evaluate.ipynb #f2b62abd
-def train_mf(train:pd.DataFrame, # ratings to train on: user, item, rating
-             vocab:Vocab, # the vocabulary of the whole dataset
-             loss:str='mse', # 'mse': fit the ratings; 'bpr': rank rated items above the others
-             n_factors:int=50, # latent factors per user and item
-             epochs:int=5, # passes over the training ratings
-             lr:float=1e-2, # peak learning rate of the one-cycle schedule
-             l2:float=0.1, # L2 penalty on the rows each rating uses
-             bs:int=256, # batch size
-             seed:int=42, # seed of the starting weights, the shuffle and the sampled negatives
-             progress:bool=False, # show a progress bar over the epochs
-            ) -> DotProductBias:
-    "Train a `DotProductBias` with a compact full-tensor loop (Adam, one-cycle); prints the seed."
-    if loss not in ('mse','bpr'): raise ValueError(f"loss must be 'mse' or 'bpr', not {loss!r}")
-    print(f"seed {seed}")
-    set_seed(seed, reproducible=True)
-    m = DotProductBias(vocab.n_users, vocab.n_items, n_factors, y_range=(0,5.5) if loss == 'mse' else None)
-    enc = vocab.encode(train)
-    x = torch.tensor(enc[['user_idx','item_idx']].to_numpy()); y = torch.tensor(enc.rating.to_numpy(), dtype=torch.float32)
-    opt = torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5)
-    nb = -(-len(y)//bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs*nb, pct_start=0.25)
-    for _ in (progress_bar(range(epochs)) if progress else range(epochs)):
-        perm = torch.randperm(len(y))
-        for b in range(nb):
-            idx = perm[b*bs:(b+1)*bs]
-            opt.zero_grad(); _batch_loss(m, x[idx], y[idx], loss, l2).backward(); opt.step(); sched.step()
-    return m.eval()
-
-# %% ../nbs/11_evaluate.ipynb #0b2a9d0f
-def ranking_metrics(scores:np.ndarray, # (n_users, n_items) scores, higher is better
-                    train:pd.DataFrame, # each user's training ratings: never ranked
-                    test:pd.DataFrame, # held-out ratings; those >= `threshold` are the relevant items
-                    vocab:Vocab,
-                    k:int=10, # length of the recommendation list
-                    threshold:float=4, # smallest relevant rating
-                   ) -> dict: # precision, recall, ndcg, hit rate at k; map; coverage; number of users
-    "Top-`k` metrics over every user with a relevant test item, ranking all items they did not rate in training."
-    S = np.array(scores, dtype='float64')
-    tr = vocab.encode(train); S[tr.user_idx.to_numpy(), tr.item_idx.to_numpy()] = -np.inf
-    te = vocab.encode(test[test.rating >= threshold])
-    users = np.unique(te.user_idx.to_numpy())
-    if not len(users): raise ValueError(f"no test rating is {threshold} or more: nothing is relevant")
-    rel = np.zeros(S.shape, bool); rel[te.user_idx.to_numpy(), te.item_idx.to_numpy()] = True
-    order = np.argsort(-S[users], axis=1, kind='stable')
-    hits = np.take_along_axis(rel[users], order, 1)
-    n_rel,top,disc = hits.sum(1),hits[:,:k],1/np.log2(np.arange(2, k+2))
-    idcg = np.cumsum(disc)[np.minimum(n_rel, k) - 1]
-    ap = (np.cumsum(hits, 1) * hits / np.arange(1, S.shape[1]+1)).sum(1) / n_rel
-    res = {f'precision@{k}': top.mean(1), f'recall@{k}': top.sum(1)/n_rel, f'ndcg@{k}': (top*disc).sum(1)/idcg,
-           'map': ap, f'hit_rate@{k}': top.any(1)}
-    return {**{m: float(x.mean()) for m,x in res.items()}, 'coverage': len(np.unique(order[:,:k]))/S.shape[1], 'users': len(users)}
+__all__ = ['MODELS', 'RANKING', 'surprise_fit', 'surprise_scores', 'benchmark', 'summarize', 'foldin_scores', 'foldin_benchmark']
 
 # %% ../nbs/11_evaluate.ipynb #97d6c28f
 def surprise_fit(algo, # an unfitted Surprise algorithm, e.g. `surprise.SVD(random_state=42)`
@@ -149,23 +50,15 @@ def surprise_scores(algo, # a fitted Surprise `BaselineOnly`, `SVD` or `SVDpp`
     return np.clip(S, *ts.rating_scale)
 
 # %% ../nbs/11_evaluate.ipynb #9eefbd04
-def _fastai_chapter(trn, tst, v, seed):
-    "The chapter's recipe: `DotProductBias` trained by fastai's `Learner`, 5 epochs, wd=0.1, without a progress bar."
-    keep = defaults.callbacks
-    defaults.callbacks = [c for c in keep if c.__name__ != 'ProgressCallback']
-    try: return fit_model(DotProductBias, collab_dls(trn, tst, vocab=v, seed=seed), n_factors=50, epochs=5, lr=5e-3, wd=0.1, seed=seed).model
-    finally: defaults.callbacks = keep
-
 # name -> (function of (train, test, vocab, seed) giving an (n_users, n_items) score matrix, is it a rating model?)
 MODELS = {
-    'global mean':              (lambda trn, tst, v, s: mean_scores(trn, v), True),
-    'popularity':               (lambda trn, tst, v, s: popularity_scores(trn, v), False),
-    'biases (Surprise)':        (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.BaselineOnly(verbose=False), trn), v), True),
-    'SVD (Surprise)':           (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.SVD(random_state=s), trn), v), True),
-    'SVD++ (Surprise)':         (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.SVDpp(random_state=s, cache_ratings=True), trn), v), True),
-    'DotProductBias (fastai)':  (lambda trn, tst, v, s: model_scores(_fastai_chapter(trn, tst, v, s)), True),
-    'DotProductBias (MSE)':     (lambda trn, tst, v, s: model_scores(train_mf(trn, v, seed=s)), True),
-    'DotProductBias (BPR)':     (lambda trn, tst, v, s: model_scores(train_mf(trn, v, loss='bpr', epochs=10, l2=0.01, seed=s)), False),
+    'global mean':          (lambda trn, tst, v, s: mean_scores(trn, v), True),
+    'popularity':           (lambda trn, tst, v, s: popularity_scores(trn, v), False),
+    'biases (Surprise)':    (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.BaselineOnly(verbose=False), trn), v), True),
+    'SVD (Surprise)':       (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.SVD(random_state=s), trn), v), True),
+    'SVD++ (Surprise)':     (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.SVDpp(random_state=s, cache_ratings=True), trn), v), True),
+    'DotProductBias (MSE)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, CHAPTER, seed=s)), True),
+    'DotProductBias (BPR)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, BPR, seed=s)), False),
 }
 
 # %% ../nbs/11_evaluate.ipynb #0e6f540f
@@ -207,20 +100,6 @@ def summarize(res:pd.DataFrame, # from `benchmark`
     if not fmt: return m.join(s.add_suffix('_std'))
     return pd.DataFrame({c: [f"{a:.4f} ± {b:.4f}" if a == a else '' for a,b in zip(m[c], s[c])] for c in metrics}, index=m.index)
 
-# %% ../nbs/11_evaluate.ipynb #afe67782
-def foldin_split(held:pd.DataFrame, # all ratings of the held-out users
-                 pool:int=20, # ratings per user available for folding in; the rest are the test
-                 seed:int=42, # seed of which ratings go into the pool
-                ) -> tuple: # (pool, test) frames; the pool keeps each user's ratings in their random order
-    "Split held-out users' ratings into a random fold-in pool of `pool` per user and a test of the rest."
-    if pool < 1: raise ValueError(f"pool must be at least 1, not {pool}")
-    rng = np.random.default_rng(seed)
-    h = held.iloc[rng.permutation(len(held))]
-    h = h[h.groupby('user').user.transform('size') > pool]
-    if not len(h): raise ValueError(f"no held-out user has more than pool={pool} ratings: nothing would be left to test")
-    first = h.groupby('user').cumcount().to_numpy() < pool
-    return h[first].reset_index(drop=True),h[~first].reset_index(drop=True)
-
 # %% ../nbs/11_evaluate.ipynb #c56a7ea5
 def foldin_scores(model:nn.Module, # trained without the held-out users
                   vocab:Vocab, # the vocabulary of the whole dataset (held-out users included)
@@ -239,7 +118,7 @@ def foldin_scores(model:nn.Module, # trained without the held-out users
         g = g.iloc[:n]
         f,b = (W.mean(0),B.mean()) if n == 0 else fold_in_user(model, vocab.item_idx(g.item.to_numpy()),
                                                                 None if kind == 'ranking' else g.rating.to_numpy(), l2=l2)
-        with torch.no_grad(): S[vocab.user_idx(u)] = item_scores(model, f[None], b.reshape(1))[0].numpy()
+        with torch.no_grad(): S[vocab.user_idx(u)] = model.score(f[None], b.reshape(1))[0].numpy()
     return S
 
 # %% ../nbs/11_evaluate.ipynb #9812d098
@@ -255,11 +134,10 @@ def foldin_benchmark(ns=(0, 1, 2, 5, 10, 20), # fold-in sizes to try; 0 is the a
     r = load_ratings(path=path); v = Vocab.from_ratings(r)
     trn,held = user_holdout(r, frac, seed=seed)
     pl,tst = foldin_split(held, pool, seed=seed)
-    bpr = train_mf(trn, v, loss='bpr', epochs=10, l2=0.01, seed=seed)
-    mse = train_mf(trn, v, seed=seed)
+    bpr,mse = fit_recipe(trn, v, BPR, seed=seed),fit_recipe(trn, v, CHAPTER, seed=seed)
     pop = ranking_metrics(popularity_scores(trn, v), pl, tst, v)
     rows = []
-    for n in ns:
+    for n in ns:  # fold-in `l2`: the pull towards the average user, for each kind of model
         rows.append(dict(n=n, model='popularity', **pop))
         for name,m,kind,l2 in (('DotProductBias (BPR)', bpr, 'ranking', 0.01), ('DotProductBias (MSE)', mse, 'rating', 0.1)):
             rows.append(dict(n=n, model=name, **ranking_metrics(foldin_scores(m, v, pl, n, kind, l2), pl, tst, v)))
