@@ -23,14 +23,15 @@ def user_holdout(ratings:pd.DataFrame, # ratings with a `user` column
     if 'user' not in ratings: raise ValueError("ratings lack a `user` column")
     users = np.sort(ratings.user.unique())
     n = int(round(len(users)*frac))
-    if not 0 < n < len(users): raise ValueError(f"frac={frac} of {len(users)} users holds out {n}: both sides need at least one user")
+    if not 0 < n < len(users):
+        raise ValueError(f"frac={frac} of {len(users)} users holds out {n}: both sides need at least one user")
     held = users[np.random.default_rng(seed).permutation(len(users))[:n]]
     m = ratings.user.isin(held).to_numpy()
     return ratings[~m].reset_index(drop=True), ratings[m].reset_index(drop=True)
 
 # %% ../nbs/06_bootstrapping.ipynb #88af224c
 class ColdStart:
-    "Base of cold-start strategies: called with raw user ids, returns stand-in factors `(n, n_factors)` and biases `(n,)`."
+    "Base cold-start strategy: called with raw user ids, returns stand-in factors `(n, n_factors)` and biases `(n,)`."
     def __call__(self, users): raise NotImplementedError(f"{type(self).__name__} must define __call__(users)")
 
 class FixedUser(ColdStart):
@@ -44,17 +45,20 @@ class FixedUser(ColdStart):
     def __call__(self, users):
         n = len(np.atleast_1d(users))
         return self.factors.expand(n, -1),self.bias.expand(n)
-    def __repr__(self): return f"{type(self).__name__}({len(self.factors)} factors, bias {float(self.bias):.3f}" + (f", user {self.user})" if self.user is not None else ")")
+    def __repr__(self):
+        u = f", user {self.user}" if self.user is not None else ""
+        return f"{type(self).__name__}({len(self.factors)} factors, bias {float(self.bias):.3f}{u})"
 
 # %% ../nbs/06_bootstrapping.ipynb #cf261a95
 def check_factor_model(model:nn.Module, # a model for cold start, fold-in or recommending
                        what:str='cold start', # what needs the factors, for the message
                       ) -> nn.Module: # `model` itself
-    "Raise a clear `TypeError` unless `model` has user and item factors and biases and a `score` method, as `DotProductBias` has."
+    "Raise a `TypeError` unless `model` has user and item factors, biases and a `score` method, like `DotProductBias`."
     miss = [a for a in ('user_factors','item_factors','user_bias','item_bias') if not hasattr(model, a)]
     if not callable(getattr(model, 'score', None)): miss.append('score')
-    if miss: raise TypeError(f"{what} needs a factor model, with user and item factors and biases and a `score` method, like `DotProductBias`; "
-                             f"{type(model).__name__} has no {', '.join('`'+m+'`' for m in miss)}")
+    if miss:
+        raise TypeError(f"{what} needs a factor model, with user and item factors and biases and a `score` method, "
+                        f"like `DotProductBias`; {type(model).__name__} has no {', '.join('`'+m+'`' for m in miss)}")
     return model
 
 def _id(x): return x.item() if hasattr(x, 'item') else x  # numpy scalar -> plain Python, for readable messages
@@ -75,7 +79,8 @@ class MeanUser(FixedUser):
                 ):
         check_factor_model(model)
         rows = _trained_rows(model, vocab, users)
-        with torch.no_grad(): super().__init__(model.user_factors.weight[rows].mean(0), model.user_bias.weight[rows,0].mean())
+        with torch.no_grad():
+            super().__init__(model.user_factors.weight[rows].mean(0), model.user_bias.weight[rows,0].mean())
 
 # %% ../nbs/06_bootstrapping.ipynb #93006f3b
 def _user_params(model, vocab, us, cold_mask, strategy):
@@ -90,8 +95,8 @@ def _user_params(model, vocab, us, cold_mask, strategy):
         uq,inv = np.unique(us[cold_mask], return_inverse=True)
         sf,sb = strategy(uq)
         if tuple(sf.shape) != (len(uq), W.shape[1]) or tuple(sb.shape) != (len(uq),):
-            raise ValueError(f"strategy returned factors {tuple(sf.shape)} and biases {tuple(sb.shape)} for {len(uq)} users; "
-                             f"expected ({len(uq)}, {W.shape[1]}) and ({len(uq)},)")
+            raise ValueError(f"strategy returned factors {tuple(sf.shape)} and biases {tuple(sb.shape)} "
+                             f"for {len(uq)} users; expected ({len(uq)}, {W.shape[1]}) and ({len(uq)},)")
         inv = torch.as_tensor(inv.reshape(-1))
         f[~warm],b[~warm] = sf.to(W)[inv],sb.to(B)[inv]
     return f,b
@@ -105,19 +110,23 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
                  strategy:ColdStart|None=None, # stand-ins for cold users; None: a cold user is an `UnknownIdError`
                  cold=None, # raw ids to treat as cold even though the vocabulary has them (e.g. held-out users)
                 ):
-    "Like `predict`, but users without a trained row get factors and bias from `strategy`, scored by `model.score`: a float for one pair, an array for many."
+    "Like `predict`, but users without a trained row get factors and bias from `strategy`, scored by `model.score`."
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
-    if strategy is not None and not callable(strategy): raise TypeError(f"strategy must be a `ColdStart` (callable on user ids), not {type(strategy).__name__}")
+    if strategy is not None and not callable(strategy):
+        raise TypeError(f"strategy must be a `ColdStart` (callable on user ids), not {type(strategy).__name__}")
     check_factor_model(model)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(users) == 0 and np.ndim(i) == 0
     try: us,i = np.broadcast_arrays(np.atleast_1d(np.asarray(users)), np.atleast_1d(i))
-    except ValueError: raise ValueError(f"{np.size(users)} users and {np.size(i)} items: give one of either, or as many of each") from None
+    except ValueError:
+        raise ValueError(f"{np.size(users)} users and {np.size(i)} items: "
+                         "give one of either, or as many of each") from None
     cm = ~np.isin(us, vocab.users) | (np.isin(us, np.asarray(cold)) if cold is not None else False)
     if cm.any() and strategy is None:
         bad = list(dict.fromkeys(us[cm].tolist()))
         raise UnknownIdError(f"Unknown user id {bad[0]!r}" + (f" (and {len(bad)-1} more)" if len(bad)>1 else "") +
-                             ": the model has no trained row for it; pass a cold-start `strategy`, e.g. `MeanUser(model, vocab)`")
+                             ": the model has no trained row for it; "
+                             "pass a cold-start `strategy`, e.g. `MeanUser(model, vocab)`")
     with torch.no_grad():
         f,b = _user_params(model, vocab, us, cm, strategy)
         out = model.score(f, b, torch.as_tensor(i, device=f.device))
@@ -129,7 +138,7 @@ def item_scores(model:nn.Module, # a factor model with a `score` method, like `D
                 f:Tensor, # (n, n_factors) factors of n users, trained or stand-in
                 b:Tensor, # (n,) their biases
                ) -> Tensor: # (n, n_items) predicted ratings
-    "Predicted ratings of users with factors `f` and biases `b` for every item: `model.score(f, b)`, as the forward pass computes them."
+    "Predicted ratings of every item for users with factors `f` and biases `b`: `model.score(f, b)`, as in `forward`."
     return check_factor_model(model, 'item_scores').score(f, b)
 
 class RepresentativeUser(FixedUser):
@@ -137,9 +146,10 @@ class RepresentativeUser(FixedUser):
     def __init__(self, model:nn.Module, # trained model with user factors and biases
                  vocab:Vocab, # the vocabulary it was trained with
                  users=None, # raw ids of the trained users to choose from; default: every row
-                 space:str='factors', # 'factors': closest to the mean factor vector; 'predictions': closest to the mean predicted ratings
+                 space:str='factors', # 'factors': closest to the mean factors; 'predictions': to the mean predictions
                 ):
-        if space not in ('factors','predictions'): raise ValueError(f"space must be 'factors' or 'predictions', not {space!r}")
+        if space not in ('factors','predictions'):
+            raise ValueError(f"space must be 'factors' or 'predictions', not {space!r}")
         check_factor_model(model)
         rows = _trained_rows(model, vocab, users)
         with torch.no_grad():
@@ -154,44 +164,55 @@ def _check_meta(meta, zip=False):
     cols = ['user','age','gender','occupation'] + ['zip']*zip
     miss = [c for c in cols if c not in meta]
     if miss: raise ValueError(f"user metadata lacks column(s) {miss}: it needs {cols}")
-    if meta.user.duplicated().any(): raise ValueError(f"user id {_id(meta.user[meta.user.duplicated()].iloc[0])!r} appears more than once in the metadata")
+    if meta.user.duplicated().any():
+        raise ValueError(f"user id {_id(meta.user[meta.user.duplicated()].iloc[0])!r} "
+                         "appears more than once in the metadata")
     bad = ~meta.gender.isin(['M','F'])
-    if bad.any(): raise ValueError(f"gender must be 'M' or 'F', not {meta.gender[bad].iloc[0]!r} (user {_id(meta.user[bad].iloc[0])!r})")
+    if bad.any():
+        raise ValueError(f"gender must be 'M' or 'F', not {meta.gender[bad].iloc[0]!r} "
+                         f"(user {_id(meta.user[bad].iloc[0])!r})")
     age = pd.to_numeric(meta.age, errors='coerce')
-    if age.isna().any(): raise ValueError(f"age {meta.age[age.isna()].iloc[0]!r} of user {_id(meta.user[age.isna()].iloc[0])!r} is not a number")
+    if age.isna().any():
+        raise ValueError(f"age {meta.age[age.isna()].iloc[0]!r} of user {_id(meta.user[age.isna()].iloc[0])!r} "
+                         "is not a number")
     return meta.assign(age=age.astype(float))
 
 # %% ../nbs/06_bootstrapping.ipynb #35239cd5
 class MetadataUser(ColdStart):
-    "Stand-in users predicted from age, gender, occupation (and zip region) by ridge regression on the trained users' factors and biases."
+    "Stand-in users: trained users' factors and biases ridge-regressed on age, gender, occupation (and zip region)."
     def __init__(self, model:nn.Module, # trained model with user factors and biases
                  vocab:Vocab, # the vocabulary it was trained with
-                 meta:pd.DataFrame, # user, age, gender, occupation[, zip]: the training users, and any cold users to predict for
+                 meta:pd.DataFrame, # user, age, gender, occupation[, zip] of the training users and any cold users
                  users=None, # raw ids of the trained users to fit on; default: every row
                  reg:float=1.0, # ridge penalty (not applied to the intercept)
                  zip:bool=False, # also use the zip code's first digit
                 ):
-        if not reg > 0: raise ValueError(f"reg must be positive, not {reg}: the occupation columns add up to the intercept, so the fit needs a penalty")
+        if not reg > 0:
+            raise ValueError(f"reg must be positive, not {reg}: "
+                             "the occupation columns add up to the intercept, so the fit needs a penalty")
         check_factor_model(model)
         self.zip,self.reg,self.meta = zip,reg,_check_meta(meta, zip).set_index('user')
         rows = _trained_rows(model, vocab, users)
         ids = vocab.users[rows.numpy()]
-        if not np.isin(ids, self.meta.index).all(): raise ValueError(f"no metadata for trained user id {_id(ids[~np.isin(ids, self.meta.index)][0])!r}")
+        if not np.isin(ids, self.meta.index).all():
+            raise ValueError(f"no metadata for trained user id {_id(ids[~np.isin(ids, self.meta.index)][0])!r}")
         tr = self.meta.loc[ids]
         self.age_mean,self.age_std,self.occupations = tr.age.mean(),tr.age.std(),sorted(tr.occupation.unique())
         x = self.features(tr)
-        with torch.no_grad(): t = torch.cat([model.user_factors.weight[rows], model.user_bias.weight[rows]], 1).double().cpu().numpy()
+        with torch.no_grad():
+            t = torch.cat([model.user_factors.weight[rows], model.user_bias.weight[rows]], 1).double().cpu().numpy()
         pen = reg*np.eye(x.shape[1]); pen[0,0] = 0
         self.coef = np.linalg.solve(x.T@x + pen, x.T@t)
 
 # %% ../nbs/06_bootstrapping.ipynb #16b16e23
 @patch
 def features(self:MetadataUser, meta:pd.DataFrame) -> np.ndarray:
-    "Design matrix: intercept, standardised age and its square, a female flag, occupation one-hots[, zip region one-hots]."
+    "Design matrix: intercept, standardised age and its square, female flag, one-hots of occupation[, zip region]."
     a = (meta.age.to_numpy(float) - self.age_mean)/self.age_std
     occ = meta.occupation.to_numpy()
     unk = ~np.isin(occ, self.occupations)
-    if unk.any(): raise ValueError(f"occupation {_id(occ[unk][0])!r} was not seen when fitting; known ones: {self.occupations}")
+    if unk.any():
+        raise ValueError(f"occupation {_id(occ[unk][0])!r} was not seen when fitting; known ones: {self.occupations}")
     cols = [np.ones(len(a)), a, a**2, meta.gender.to_numpy() == 'F', *(occ == o for o in self.occupations)]
     if self.zip: z = meta.zip.astype(str).str[0].to_numpy(); cols += [z == d for d in '0123456789']
     return np.stack(cols, 1).astype(float)
@@ -200,7 +221,8 @@ def features(self:MetadataUser, meta:pd.DataFrame) -> np.ndarray:
 def __call__(self:MetadataUser, users):
     users = np.atleast_1d(np.asarray(users))
     miss = ~np.isin(users, self.meta.index)
-    if miss.any(): raise UnknownIdError(f"No metadata for user id {_id(users[miss][0])!r}: register it with `add` first")
+    if miss.any():
+        raise UnknownIdError(f"No metadata for user id {_id(users[miss][0])!r}: register it with `add` first")
     out = torch.tensor(self.features(self.meta.loc[users]) @ self.coef, dtype=torch.float32)
     return out[:,:-1],out[:,-1]
 
@@ -233,7 +255,7 @@ def fit_item_bias(items, # item index (0..n_items-1) of each rating
 
 # %% ../nbs/06_bootstrapping.ipynb #15194680
 def _tastes(rng, n_items, n_niche):
-    "True mean rating of each item for the majority (row 0) and the minority (row 1); the first `n_niche` items are niche."
+    "True mean rating of each item for the majority (row 0) and minority (row 1); the first `n_niche` items are niche."
     niche = np.arange(n_items) < n_niche
     return np.stack([np.where(niche, rng.uniform(1.5, 3.0, n_items), rng.uniform(3.0, 4.5, n_items)),
                      np.where(niche, rng.uniform(4.5, 5.0, n_items), rng.uniform(1.8, 3.3, n_items))])
@@ -255,13 +277,14 @@ def _one_round(rng, taste, minor, b, n_niche, k, temp, enthusiasm, p_rate_bad):
 def simulate_feedback(rounds:int=40, # rounds of recommend, rate, refit
                       n_users:int=500, # users at the start
                       minority_frac:float=0.05, # share of niche lovers at the start
-                      enthusiasm:int=20, # items a niche lover finds and rates on their own each round (a majority user: 1)
+                      enthusiasm:int=20, # items a niche lover finds and rates alone each round (a majority user: 1)
                       n_items:int=200, niche_frac:float=0.1, # catalogue size and share of niche items
                       k:int=5, temp:float=0.05, # items shown per user per round; softmax temperature over the biases
                       p_rate_bad:float=0.05, # chance a user rates an item they dislike
                       lam:float=20., # L2 penalty of the bias-only recommender
                       one_vote:bool=False, # weigh ratings so each user counts once per round
-                      refer:float=0.05, churn:float=0.05, # chance to bring a friend / to leave, times the share liked / disliked
+                      refer:float=0.05, # chance to bring a friend, times the share of shown items liked
+                      churn:float=0.05, # chance to leave, times the share disliked
                       seed:int=42):
     "Simulate a bias-only recommender refitted each round on the ratings it caused; one row of measurements per round."
     if not 0 < minority_frac < 1: raise ValueError(f"minority_frac must be between 0 and 1, not {minority_frac}")
@@ -276,7 +299,8 @@ def simulate_feedback(rounds:int=40, # rounds of recommend, rate, refit
         b = fit_item_bias(np.concatenate(its_), np.concatenate(rs_), n_items, lam, np.concatenate(ws_))
         liked = (taste[minor[:,None], shown] >= 3.5).mean(1)
         rows.append(dict(round=t, users=len(minor), minority_users=minor.mean(), minority_ratings=minor[us].mean(),
-                         niche_recs=(shown < n_niche).mean(), majority_liked=liked[minor == 0].mean() if (minor == 0).any() else np.nan,
+                         niche_recs=(shown < n_niche).mean(),
+                         majority_liked=liked[minor == 0].mean() if (minor == 0).any() else np.nan,
                          coverage=len(np.unique(shown))/n_items))
         minor = np.r_[minor[rng.random(len(minor)) > churn*(1-liked)], minor[rng.random(len(minor)) < refer*liked]]
         if not len(minor): break

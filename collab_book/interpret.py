@@ -19,7 +19,8 @@ def item_factors(model:nn.Module, # ours (`item_factors`) or fastai's `Embedding
     "The item factor matrix of `model`, whichever of the two names it uses."
     emb = getattr(model, 'item_factors', None)
     if emb is None: emb = getattr(model, 'i_weight', None)
-    if emb is None: raise AttributeError(f"{type(model).__name__} has no item factor table (`item_factors` or `i_weight`)")
+    if emb is None:
+        raise AttributeError(f"{type(model).__name__} has no item factor table (`item_factors` or `i_weight`)")
     return emb.weight.detach().cpu().float()
 
 # %% ../nbs/05_interpretation.ipynb #0e0bb705
@@ -27,9 +28,11 @@ def _as_vocab(vocab) -> Vocab:
     "Our `Vocab` unchanged, or fastai's list of titles as a `Vocab` keyed by title."
     if isinstance(vocab, Vocab): return vocab
     if isinstance(vocab, str) or not hasattr(vocab, '__iter__'):
-        raise TypeError(f"vocab must be a `Vocab` or fastai's list of titles (`dls.classes['title']`), not {type(vocab).__name__}")
+        raise TypeError("vocab must be a `Vocab` or fastai's list of titles (`dls.classes['title']`), not "
+                        f"{type(vocab).__name__}")
     titles = [str(t) for t in vocab]
-    if len(set(titles)) != len(titles): raise ValueError("a list of titles used as a vocabulary must not repeat a title")
+    if len(set(titles)) != len(titles):
+        raise ValueError("a list of titles used as a vocabulary must not repeat a title")
     return Vocab([], titles, titles)
 
 def _check(model, vocab) -> Vocab:
@@ -57,10 +60,12 @@ def bias_vs_mean(model:nn.Module, # ours (`item_bias`) or fastai's `EmbeddingDot
     v = _check(model, vocab)
     if min_count < 1: raise ValueError(f"min_count must be at least 1, not {min_count}")
     bias = item_biases(model, v).set_index('item').bias.reindex(v.items).to_numpy()
-    df = pd.concat([pd.DataFrame({'item':v.items, 'title':v.titles, 'bias':bias}), _item_stats(v, vocab, ratings)], axis=1)
+    df = pd.concat([pd.DataFrame({'item':v.items, 'title':v.titles, 'bias':bias}),
+                    _item_stats(v, vocab, ratings)], axis=1)
     df = df[df['count'] >= min_count].reset_index(drop=True)
     if df.empty: raise ValueError(f"no item has {min_count} or more ratings")
-    for c,r in (('bias','bias_rank'), ('mean_rating','mean_rank')): df[r] = df[c].rank(ascending=False, method='min').astype(int)
+    for c,r in (('bias','bias_rank'), ('mean_rating','mean_rank')):
+        df[r] = df[c].rank(ascending=False, method='min').astype(int)
     return df.sort_values('bias', ascending=False, ignore_index=True)
 
 # %% ../nbs/05_interpretation.ipynb #6d05d546
@@ -77,9 +82,11 @@ def factor_pca(model:nn.Module, # ours (`item_factors`) or fastai's `EmbeddingDo
     top = np.argsort(-cnt, kind='stable')[:n_top]
     top = top[cnt[top] > 0]
     w = item_factors(model)[top].double().numpy()
-    if not 1 <= n_components <= min(w.shape): raise ValueError(f"n_components must be between 1 and {min(w.shape)}, not {n_components}")
+    if not 1 <= n_components <= min(w.shape):
+        raise ValueError(f"n_components must be between 1 and {min(w.shape)}, not {n_components}")
     U,S,_ = np.linalg.svd(w - w.mean(0), full_matrices=False)
-    U = U * np.sign(U[np.abs(U).argmax(0), np.arange(U.shape[1])])  # the sign of a component is arbitrary: make its largest entry positive
+    # the sign of a component is arbitrary: make its largest entry positive
+    U = U * np.sign(U[np.abs(U).argmax(0), np.arange(U.shape[1])])
     df = pd.DataFrame({'item': v.items[top], 'title': v.titles[top], 'count': cnt[top]})
     for k in range(n_components): df[f'pc{k}'] = U[:,k] * S[k]
     return df, (S**2 / (S**2).sum())[:n_components]
@@ -97,7 +104,8 @@ def _place_labels(ax, xs, ys, texts, n, fontsize=8) -> list:
     for k in _spread_order(xs, ys):
         if len(done) == n: break
         t = texts[k] if len(texts[k]) <= 30 else texts[k][:29]+'…'
-        a = ax.annotate(t, (xs[k], ys[k]), xytext=(3,2), textcoords='offset points', fontsize=fontsize, parse_math=False)
+        a = ax.annotate(t, (xs[k], ys[k]), xytext=(3,2), textcoords='offset points',
+                        fontsize=fontsize, parse_math=False)
         bb = a.get_window_extent(r)
         if any(bb.overlaps(o) for o in boxes) or not ax.bbox.contains(bb.x1, bb.y1): a.remove()
         else: boxes.append(bb); done.append(k)

@@ -28,18 +28,20 @@ def _factor_model(model):
 
 class Recommender:
     "A trained model with its vocabulary and users' rated items: predict, recommend, similar, fold in, save, load."
-    def __init__(self, model:nn.Module, # trained model taking (batch, 2) indices; a factor model like `DotProductBias` can do everything
+    def __init__(self, model:nn.Module, # trained model on (batch, 2) indices; factor models (`DotProductBias`) do all
                  vocab:Vocab, # the vocabulary the model was trained with
                  rated:pd.DataFrame|None=None, # ratings (user, item) already given: never recommended back
-                 strategy:ColdStart|None=None, # stand-ins for unknown users (factor models only); None: an unknown user is an error
+                 strategy:ColdStart|None=None, # unknown users' stand-ins (factor models only); None: they are an error
                  kind:str='rating', # 'rating': outputs are predicted stars; 'ranking': scores that only order items
                 ):
         if kind not in ('rating','ranking'): raise ValueError(f"kind must be 'rating' or 'ranking', not {kind!r}")
-        self.model,self.vocab,self.strategy,self.kind,self.factors = model.eval(),vocab,strategy,kind,_factor_model(model)
+        self.model,self.vocab,self.strategy,self.kind = model.eval(),vocab,strategy,kind
+        self.factors = _factor_model(model)
         if strategy is not None: self._need_factors('a cold-start `strategy`')
         w = getattr(getattr(model, 'item_factors', None), 'weight', None)  # a model without item rows is not checked
         n = None if w is None else w.shape[0]
-        if n is not None and n != vocab.n_items: raise ValueError(f"the model has {n} item rows but the vocabulary has {vocab.n_items}")
+        if n is not None and n != vocab.n_items:
+            raise ValueError(f"the model has {n} item rows but the vocabulary has {vocab.n_items}")
         self.folded,self.seen = {},{}  # new user -> (factors, bias); user -> item indices they rated
         if rated is not None:
             enc = vocab.encode(rated[['user','item']])
@@ -58,7 +60,8 @@ class _NewUsers(ColdStart):
             if u in self.rec.folded: f,b = self.rec.folded[u]
             elif self.rec.strategy is not None: f,b = (t[0] for t in self.rec.strategy([u]))
             else: raise UnknownIdError(f"Unknown user id {u!r}: the model has no row for it. Fold them in from a few "
-                                       "ratings with `fold_in`, or choose a cold-start `strategy`, e.g. `MeanUser(model, vocab)`")
+                                       "ratings with `fold_in`, or choose a cold-start `strategy`, "
+                                       "e.g. `MeanUser(model, vocab)`")
             fs.append(f); bs.append(b)
         return torch.stack(fs),torch.stack(bs)
 
@@ -68,14 +71,18 @@ def _forward(model, vocab, users, items=None, titles=None):
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     us = np.atleast_1d(np.asarray(users))
     unk = ~np.isin(us, vocab.users)
-    if unk.any(): raise UnknownIdError(f"Unknown user id {_py(us[unk][0])!r}: the model has no row for it, and a "
-                                       f"{type(model).__name__} has no factors to fold a new user in or stand in for one")
+    if unk.any():
+        raise UnknownIdError(f"Unknown user id {_py(us[unk][0])!r}: the model has no row for it, and a "
+                             f"{type(model).__name__} has no factors to fold a new user in or stand in for one")
     u,i = vocab.user_idx(users),vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(u) == 0 and np.ndim(i) == 0
     try: u,i = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(i))
-    except ValueError: raise ValueError(f"{np.size(u)} users and {np.size(i)} items: give one of either, or as many of each") from None
+    except ValueError:
+        raise ValueError(f"{np.size(u)} users and {np.size(i)} items: give one of either, or as many of each") from None
     dev = next(model.parameters()).device
-    with torch.no_grad(): out = model(torch.as_tensor(np.stack([u, i], 1), dtype=torch.long, device=dev)).reshape(-1).float().cpu().numpy()
+    with torch.no_grad():
+        xb = torch.as_tensor(np.stack([u, i], 1), dtype=torch.long, device=dev)
+        out = model(xb).reshape(-1).float().cpu().numpy()
     return float(out[0]) if scalar else out
 
 @patch
@@ -175,7 +182,8 @@ def fold_in(self:Recommender, user, # a new raw user id
     "Add a new user from a few ratings, with the model's items fixed; returns `self`."
     self._need_factors('`fold_in`')
     user = _py(user)
-    if np.isin(user, self.vocab.users): raise ValueError(f"user id {user!r} already has a trained row: fold in a new id")
+    if np.isin(user, self.vocab.users):
+        raise ValueError(f"user id {user!r} already has a trained row: fold in a new id")
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     if self.kind == 'rating' and ratings is None: raise ValueError("a rating model needs the user's `ratings`")
     idx = np.atleast_1d(self.vocab.item_idx(items) if titles is None else self.vocab.title_idx(titles))
@@ -207,9 +215,11 @@ def save(self:Recommender, path, # a folder; created if missing
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     sd = {f'model.{k}': v.detach().cpu() for k,v in self.model.state_dict().items()}
     sd.update(seen_items=_cat(self.seen.values()), seen_counts=_cat([[len(v) for v in self.seen.values()]]))
-    if self.folded: sd.update(folded_factors=torch.stack([f for f,_ in self.folded.values()]), folded_bias=torch.stack([b for _,b in self.folded.values()]))
+    if self.folded: sd.update(folded_factors=torch.stack([f for f,_ in self.folded.values()]),
+                              folded_bias=torch.stack([b for _,b in self.folded.values()]))
     if self.strategy is not None: sd.update(strategy_factors=self.strategy.factors, strategy_bias=self.strategy.bias)
-    cfg = dict(format='collab_book.recommend/1', model=name, y_range=list(getattr(self.model, 'y_range', None) or []) or None,
+    cfg = dict(format='collab_book.recommend/1', model=name,
+               y_range=list(getattr(self.model, 'y_range', None) or []) or None,
                kind=self.kind, vocab=self.vocab.to_dict(), seen_users=list(self.seen), folded_users=list(self.folded))
     sd['config_sha256'] = torch.tensor(list(bytes.fromhex(_digest(cfg))), dtype=torch.uint8)
     torch.save(sd, path/'model.pt')
@@ -227,11 +237,14 @@ def _read_files(path:Path):
     if not isinstance(cfg, dict) or cfg.get('format') != 'collab_book.recommend/1' or 'model_sha256' not in cfg:
         raise DataError("recommender.json is not a collab_book recommender file")
     if _file_digest(path/'model.pt') != cfg.pop('model_sha256'):
-        raise DataError("model.pt: its SHA-256 differs from the one in recommender.json: the file is truncated or was changed")
+        raise DataError("model.pt: its SHA-256 differs from the one in recommender.json: "
+                        "the file is truncated or was changed")
     sd = torch.load(path/'model.pt', weights_only=True, map_location='cpu')
-    if not isinstance(sd, dict) or 'config_sha256' not in sd: raise DataError("model.pt is not a collab_book recommender file")
+    if not isinstance(sd, dict) or 'config_sha256' not in sd:
+        raise DataError("model.pt is not a collab_book recommender file")
     if bytes(sd.pop('config_sha256').tolist()).hex() != _digest(cfg):
-        raise DataError("recommender.json was changed after saving: its content does not match the SHA-256 stored in model.pt")
+        raise DataError("recommender.json was changed after saving: "
+                        "its content does not match the SHA-256 stored in model.pt")
     return cfg,sd
 
 # %% ../nbs/10_recommend.ipynb #c8290d5c
@@ -248,6 +261,7 @@ def load(cls:Recommender, path, # a folder written by `Recommender.save`
     model.load_state_dict(w)
     if strategy is None and 'strategy_factors' in sd: strategy = FixedUser(sd['strategy_factors'], sd['strategy_bias'])
     rec = cls(model, Vocab.from_dict(cfg['vocab']), strategy=strategy, kind=cfg['kind'])
-    rec.seen = dict(zip(cfg['seen_users'], np.split(sd['seen_items'].numpy(), np.cumsum(sd['seen_counts'].numpy())[:-1])))
+    rec.seen = dict(zip(cfg['seen_users'],
+                        np.split(sd['seen_items'].numpy(), np.cumsum(sd['seen_counts'].numpy())[:-1])))
     rec.folded = {u: (sd['folded_factors'][k], sd['folded_bias'][k]) for k,u in enumerate(cfg['folded_users'])}
     return rec

@@ -69,7 +69,7 @@ def fast_dls(train:pd.DataFrame, # ratings to train on: user, item, rating
              bs:int=4096, # training batch size
              valid_bs:int=65536, # validation batch size (no gradients, so larger is cheaper)
             ) -> DataLoaders:
-    "fastai `DataLoaders` of a shuffled training `FastDL` and, given `valid`, an ordered one; `dls.vocab` is the vocabulary."
+    "`DataLoaders` of a shuffled training `FastDL` and, given `valid`, an ordered one; `dls.vocab` is the vocabulary."
     for name,df in (('train',train), ('valid',valid)):
         if df is not None and not len(df): raise ValueError(f"{name} frame is empty")
     if vocab is None: vocab = Vocab.from_ratings(pd.concat([train, valid]))
@@ -85,7 +85,8 @@ def scale_hparams(bs:int, # the batch size to train at
                  ) -> dict: # {'lr': ..., 'wd': ...} for `bs`
     "Adam's `lr` and decoupled `wd` for batch size `bs`: both grow as the square root of the batch size."
     for name,v in (('bs',bs), ('base_bs',base_bs)):
-        if not (isinstance(v, (int,np.integer)) and v > 0): raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        if not (isinstance(v, (int,np.integer)) and v > 0):
+            raise ValueError(f"{name} must be a positive integer, not {v!r}")
     if lr <= 0 or wd < 0: raise ValueError(f"lr must be positive and wd non-negative, not lr={lr}, wd={wd}")
     k = math.sqrt(bs/base_bs)
     return dict(lr=lr*k, wd=wd*k)
@@ -99,7 +100,7 @@ def _adam_rows(p, mv, g, f, lr, b1, b2, eps, t):
 
 # %% ../nbs/13_train.ipynb #6c8d49eb
 class RowAdam(torch.optim.Optimizer):
-    "Adam with decoupled weight decay, as fastai's; sparse gradients update whole tables or, if `lazy`, only the batch's rows."
+    "AdamW, as fastai's `Adam`; sparse gradients update whole tables or, if `lazy`, only the batch's rows."
     def __init__(self, params, lr:float=1e-3, betas=(0.9,0.99), eps:float=1e-5,
                  wd:float=0., # decoupled weight decay: each step multiplies weights by (1 - lr*wd)
                  lazy:bool=False, # sparse gradients: update only the rows in the batch
@@ -136,7 +137,8 @@ _ROW_ADAM_CPP = r"""
 // Lazy Adam on rows `rows` of p (n,k) and mv (n,2,k), gradient rows g (r,k); first applies the decay each row missed.
 void row_adam(torch::Tensor p, torch::Tensor mv, torch::Tensor last, torch::Tensor rows, torch::Tensor g,
               double L, double lr, double b1, double b2, double eps, int64_t t) {
-  TORCH_CHECK(p.is_contiguous() && mv.is_contiguous() && g.is_contiguous() && rows.is_contiguous(), "row_adam: tensors must be contiguous");
+  TORCH_CHECK(p.is_contiguous() && mv.is_contiguous() && g.is_contiguous() && rows.is_contiguous(),
+              "row_adam: tensors must be contiguous");
   const int64_t k = p.size(1), r = rows.size(0);
   float* P = p.data_ptr<float>(); float* MV = mv.data_ptr<float>(); double* LA = last.data_ptr<double>();
   const int64_t* R = rows.data_ptr<int64_t>(); const float* G = g.data_ptr<float>();
@@ -164,9 +166,11 @@ def row_adam_kernel():
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                _kernel = load_inline('collab_book_row_adam', cpp_sources=_ROW_ADAM_CPP, functions=['row_adam'], extra_cflags=['-O3'])
+                _kernel = load_inline('collab_book_row_adam', cpp_sources=_ROW_ADAM_CPP, functions=['row_adam'],
+                                      extra_cflags=['-O3'])
         except Exception as e:
-            warnings.warn(f"row_adam kernel could not be built ({type(e).__name__}); using PyTorch ops instead"); _kernel = False
+            warnings.warn(f"row_adam kernel could not be built ({type(e).__name__}); using PyTorch ops instead")
+            _kernel = False
     return _kernel or None
 
 # %% ../nbs/13_train.ipynb #37636b38
@@ -183,7 +187,8 @@ def _rows(self:RowAdam, p, st, g):
     lr,(b1,b2) = g['lr'],g['betas']
     st['L'] += math.log1p(-lr*g['wd'])
     kern = row_adam_kernel() if self.fused and p.ndim == 2 else None
-    if kern: return kern.row_adam(p.data, st['mv'], st['last'], rows, gr.contiguous(), st['L'], lr, b1, b2, g['eps'], st['t'])
+    if kern: return kern.row_adam(p.data, st['mv'], st['last'], rows, gr.contiguous(), st['L'],
+                                  lr, b1, b2, g['eps'], st['t'])
     f = torch.exp(st['L'] - st['last'].index_select(0, rows)).float().view(-1, *[1]*(p.ndim-1))
     st['last'].index_fill_(0, rows, st['L'])
     mv = st['mv'].index_select(0, rows)
@@ -251,7 +256,8 @@ def _valid_loss(model, dl, loss):
     "MSE for the MSE loss; otherwise the loss itself, with its random draws kept out of the training's stream."
     if loss == 'mse': return model_mse(model, dl)
     model.eval()
-    with torch.random.fork_rng(): return sum(float(LOSSES[loss](model, xb, yb))*len(yb) for xb,yb in dl.new(shuffle=False))/dl.n
+    with torch.random.fork_rng():
+        return sum(float(LOSSES[loss](model, xb, yb))*len(yb) for xb,yb in dl.new(shuffle=False))/dl.n
 
 # %% ../nbs/13_train.ipynb #d8b19e86
 def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built model
@@ -275,7 +281,8 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
     if loss not in LOSSES: raise ValueError(f"loss must be one of {list(LOSSES)}, not {loss!r}")
     if l2 < 0: raise ValueError(f"l2 must be non-negative, not {l2}")
     if patience is not None and patience < 1: raise ValueError(f"patience must be at least 1, not {patience}")
-    if patience is not None and _valid_dl(dls) is None: raise ValueError("early stopping (`patience`) needs validation ratings")
+    if patience is not None and _valid_dl(dls) is None:
+        raise ValueError("early stopping (`patience`) needs validation ratings")
     hp = scale_hparams(dls.train.bs)
     lr,wd = hp['lr'] if lr is None else lr, hp['wd'] if wd is None else wd
     torch.manual_seed(seed); np.random.seed(seed)
@@ -332,9 +339,11 @@ class Recipe:
         if self.loss not in LOSSES: raise ValueError(f"loss must be one of {list(LOSSES)}, not {self.loss!r}")
         for k in ('n_factors','epochs','bs'):
             v = getattr(self, k)
-            if not (isinstance(v, (int,np.integer)) and v >= 1): raise ValueError(f"{k} must be a positive integer, not {v!r}")
+            if not (isinstance(v, (int,np.integer)) and v >= 1):
+                raise ValueError(f"{k} must be a positive integer, not {v!r}")
         if not self.lr > 0 or self.wd < 0 or self.l2 < 0:
-            raise ValueError(f"lr must be positive, wd and l2 non-negative; not lr={self.lr}, wd={self.wd}, l2={self.l2}")
+            raise ValueError(f"lr must be positive, wd and l2 non-negative; "
+                             f"not lr={self.lr}, wd={self.wd}, l2={self.l2}")
 
 # the chapter's model and loss, at a batch of 1,024 with the row penalty of notebook 04
 CHAPTER = Recipe('chapter', bs=1024, lr=0.01, wd=0.125, l2=0.05)

@@ -11,7 +11,7 @@ from torch import Tensor
 __all__ = ['PLANTED', 'planted_ratings', 'planted_floor', 'reachable_rmse', 'factor_r2']
 
 # %% ../../nbs/13a_scale.ipynb #fcbe6085
-PLANTED = dict(mean=3.5, dot=0.8, user_bias=0.3, item_bias=0.4)  # the planted mean rating and the std of each part around it
+PLANTED = dict(mean=3.5, dot=0.8, user_bias=0.3, item_bias=0.4)  # the mean rating and the std of each part around it
 
 # %% ../../nbs/13a_scale.ipynb #3930e18a
 def planted_ratings(n:int, # number of ratings
@@ -20,13 +20,15 @@ def planted_ratings(n:int, # number of ratings
                     seed:int=0, # seed of the planted model and the draws
                     chunk:int=1<<19, # ratings generated at a time (bounds the temporary memory)
                     model:bool=False, # also return the planted model
-                   ) -> tuple: # (x int32 (n,2), y float32 (n,)) centred on 3.5, plus a dict of the planted model if `model`
-    "Synthetic ratings $3.5 + b_u + b_i + p_u\\cdot q_i + \\epsilon$ from random planted factors; items drawn by a power law."
-    if n < 1 or min(n_users, n_items, n_factors) < 1: raise ValueError(f"n, n_users, n_items and n_factors must be positive")
+                   ) -> tuple: # (x int32 (n,2), y float32 (n,)) centred on 3.5, and the planted model's dict if `model`
+    "Ratings $3.5 + b_u + b_i + p_u\\cdot q_i + \\epsilon$ from random planted factors; items drawn by a power law."
+    if n < 1 or min(n_users, n_items, n_factors) < 1:
+        raise ValueError(f"n, n_users, n_items and n_factors must be positive")
     g = torch.Generator().manual_seed(seed)
     s = (PLANTED['dot']**2/n_factors)**0.25  # factor std giving the dot product its std
     P,Q = torch.randn(n_users, n_factors, generator=g)*s, torch.randn(n_items, n_factors, generator=g)*s
-    bu,bi = torch.randn(n_users, generator=g)*PLANTED['user_bias'], torch.randn(n_items, generator=g)*PLANTED['item_bias']
+    bu = torch.randn(n_users, generator=g)*PLANTED['user_bias']
+    bi = torch.randn(n_items, generator=g)*PLANTED['item_bias']
     cdf = torch.cumsum(torch.arange(1, n_items+1, dtype=torch.float64)**-0.7, 0); cdf /= cdf[-1].clone()
     x,y = torch.empty(n, 2, dtype=torch.int32), torch.empty(n)
     for a in range(0, n, chunk):
@@ -44,10 +46,11 @@ def planted_floor(x:Tensor, y:Tensor, # training ratings from `planted_ratings`
                   side:str='user', # estimate this side's rows from the ratings; the other side gets its planted values
                   n_sample:int|None=20_000, # validation ratings scored (None: all of them)
                  ) -> float: # validation RMSE
-    "Validation RMSE when each `side` row is its Bayes estimate from the training ratings and the other side is known: a lower bound for any model."
+    "Validation RMSE when `side` rows are Bayes estimates and the other side is known: a lower bound for any model."
     if side not in ('user','item'): raise ValueError(f"side must be 'user' or 'item', not {side!r}")
     if len(x) != len(y) or len(x_valid) != len(y_valid) or len(x_valid) == 0:
-        raise ValueError(f"need matching, non-empty ratings: {len(x)} x and {len(y)} y for training, {len(x_valid)} x and {len(y_valid)} y for validation")
+        raise ValueError(f"need matching, non-empty ratings: {len(x)} x and {len(y)} y for training, "
+                         f"{len(x_valid)} x and {len(y_valid)} y for validation")
     o,other = (0,'item') if side == 'user' else (1,'user')
     V,b = planted[f'{other}_factors'],planted[f'{other}_bias']
     k = V.shape[1]
@@ -83,9 +86,11 @@ def factor_r2(learned:Tensor, # (n, k') learned factors of n rows
              ) -> float:
     "Share of the planted factors' variance explained by a linear map of the learned ones (plus a constant)."
     if learned.ndim != 2 or planted.ndim != 2 or len(learned) != len(planted):
-        raise ValueError(f"need two matrices with the same number of rows, not shapes {tuple(learned.shape)} and {tuple(planted.shape)}")
+        raise ValueError(f"need two matrices with the same number of rows, "
+                         f"not shapes {tuple(learned.shape)} and {tuple(planted.shape)}")
     if len(learned) <= learned.shape[1] + 1:
-        raise ValueError(f"need more rows ({len(learned)}) than learned factors plus one ({learned.shape[1]+1}) to fit the map")
+        raise ValueError(f"need more rows ({len(learned)}) than learned factors plus one ({learned.shape[1]+1}) "
+                         "to fit the map")
     A = torch.cat([learned.double(), torch.ones(len(learned), 1, dtype=torch.float64)], 1)
     B = planted.double()
     res = B - A@torch.linalg.lstsq(A, B).solution
