@@ -77,12 +77,14 @@ def plot_crosstab(ct:pd.DataFrame, # from `crosstab`: users down, items across
     if ax is None: _,ax = plt.subplots(figsize=(0.45*ct.shape[1]+3, 0.32*ct.shape[0]+2))
     cm = plt.get_cmap(cmap).copy(); cm.set_bad('0.85')
     im = ax.imshow(v, cmap=cm, aspect='auto', interpolation='nearest')
-    ax.set_xticks(range(ct.shape[1]), [_short(c, max_len) for c in ct.columns], rotation=50, ha='right', rotation_mode='anchor')
+    ax.set_xticks(range(ct.shape[1]), [_short(c, max_len) for c in ct.columns],
+                  rotation=50, ha='right', rotation_mode='anchor')
     ax.set_yticks(range(ct.shape[0]), [str(u) for u in ct.index])
     ax.set_xlabel(ct.columns.name or ''); ax.set_ylabel(ct.index.name or '')
     ax.set_title('grey: not rated', loc='left', fontsize=9)
     ax.figure.colorbar(im, ax=ax, label='rating')
     if annot:
         for r,c in zip(*np.nonzero(~v.mask)):
-            ax.text(c, r, f"{v[r,c]:g}", ha='center', va='center', fontsize=7, color='w' if im.norm(v[r,c]) < 0.5 else 'k')
+            dark = im.norm(v[r,c]) < 0.5  # white text on dark cells
+            ax.text(c, r, f"{v[r,c]:g}", ha='center', va='center', fontsize=7, color='w' if dark else 'k')
     return ax
