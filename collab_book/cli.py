@@ -78,7 +78,8 @@ def cmd_recommend(a):
     rec = Recommender.load(a.model)
     if a.cold_start: rec.strategy = MeanUser(rec.model, rec.vocab)
     elif not np.isin(a.user, rec.vocab.users) and a.user not in rec.folded:
-        raise UnknownIdError(f"Unknown user id {a.user}: the model has no row for them; add --cold-start to recommend as for the average user")
+        raise UnknownIdError(f"Unknown user id {a.user}: the model has no row for them; "
+                             "add --cold-start to recommend as for the average user")
     print(_table(rec.recommend(a.user, n=a.n)))
 
 def cmd_similar(a):
@@ -92,21 +93,25 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='collab-book', description="Collaborative filtering recommenders from the shell.")
     sub = p.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('train', help=cmd_train.__doc__)
-    t.add_argument('--data', default='ml-100k', help="ml-100k, ml-latest-small, or a CSV of user,item,rating[,timestamp]")
+    t.add_argument('--data', default='ml-100k',
+                   help="ml-100k, ml-latest-small, or a CSV of user,item,rating[,timestamp]")
     t.add_argument('--split', help="train on this ML-100K split's base file, e.g. u1")
     t.add_argument('--out', required=True, help="folder to save the model in")
     t.add_argument('--loss', choices=['mse', 'bpr'], default='mse', help="mse: predict ratings; bpr: rank items")
     t.add_argument('--valid-pct', type=float, default=0., help="hold out this share of the ratings and report metrics")
-    for f,typ in (('--epochs', int), ('--lr', float), ('--wd', float), ('--l2', float), ('--bs', int), ('--n-factors', int)):
-        t.add_argument(f, type=typ, help="default: the recipe's")
-    t.add_argument('--seed', type=int, default=42); t.add_argument('--quiet', action='store_true', help="no epoch table or progress bar")
+    for f,typ in (('--epochs', int), ('--lr', float), ('--wd', float), ('--l2', float), ('--bs', int),
+                  ('--n-factors', int)): t.add_argument(f, type=typ, help="default: the recipe's")
+    t.add_argument('--seed', type=int, default=42)
+    t.add_argument('--quiet', action='store_true', help="no epoch table or progress bar")
     e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
     e.add_argument('--model', required=True); e.add_argument('--split'); e.add_argument('--test')
     r = sub.add_parser('recommend', help=cmd_recommend.__doc__)
-    r.add_argument('--model', required=True); r.add_argument('--user', type=int, required=True); r.add_argument('-n', type=int, default=10)
+    r.add_argument('--model', required=True); r.add_argument('--user', type=int, required=True)
+    r.add_argument('-n', type=int, default=10)
     r.add_argument('--cold-start', action='store_true', help="give an unknown user the average user's recommendations")
     s = sub.add_parser('similar', help=cmd_similar.__doc__)
-    s.add_argument('--model', required=True); s.add_argument('--title', required=True); s.add_argument('-n', type=int, default=10)
+    s.add_argument('--model', required=True); s.add_argument('--title', required=True)
+    s.add_argument('-n', type=int, default=10)
     s.add_argument('--min-count', type=int, default=1, help="fewest known ratings a similar item needs")
     for c,f in ((t, cmd_train), (e, cmd_evaluate), (r, cmd_recommend), (s, cmd_similar)): c.set_defaults(func=f)
     return p

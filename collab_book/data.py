@@ -325,7 +325,8 @@ def foldin_split(held:pd.DataFrame, # all ratings of the held-out users
     rng = np.random.default_rng(seed)
     h = held.iloc[rng.permutation(len(held))]
     h = h[h.groupby('user').user.transform('size') > pool]
-    if not len(h): raise ValueError(f"no held-out user has more than pool={pool} ratings: nothing would be left to test")
+    if not len(h):
+        raise ValueError(f"no held-out user has more than pool={pool} ratings: nothing would be left to test")
     first = h.groupby('user').cumcount().to_numpy() < pool
     return h[first].reset_index(drop=True),h[~first].reset_index(drop=True)
 
@@ -337,6 +338,7 @@ def read_csv_ratings(fname, # CSV of user,item,rating[,timestamp], with or witho
     fname = Path(fname)
     if not fname.is_file(): raise FileNotFoundError(f"{fname.name}: no such ratings file")
     with open(fname, encoding='utf-8', errors='replace') as f: first = f.readline().strip().split(',')
-    if len(first) not in (3, 4): raise DataError(f"{fname.name}: line 1 has {len(first)} fields; expected user,item,rating[,timestamp]")
+    if len(first) not in (3, 4):
+        raise DataError(f"{fname.name}: line 1 has {len(first)} fields; expected user,item,rating[,timestamp]")
     header = not first[0].strip().lstrip('-').isdigit()
     return read_ratings(fname, sep=',', header=header, rating_range=rating_range, timestamp=len(first) == 4)

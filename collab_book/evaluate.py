@@ -50,13 +50,15 @@ def surprise_scores(algo, # a fitted Surprise `BaselineOnly`, `SVD` or `SVDpp`
     return np.clip(S, *ts.rating_scale)
 
 # %% ../nbs/11_evaluate.ipynb #9eefbd04
+def _surprise(algo): return lambda trn, tst, v, s: surprise_scores(surprise_fit(algo(s), trn), v)
+
 # name -> (function of (train, test, vocab, seed) giving an (n_users, n_items) score matrix, is it a rating model?)
 MODELS = {
     'global mean':          (lambda trn, tst, v, s: mean_scores(trn, v), True),
     'popularity':           (lambda trn, tst, v, s: popularity_scores(trn, v), False),
-    'biases (Surprise)':    (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.BaselineOnly(verbose=False), trn), v), True),
-    'SVD (Surprise)':       (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.SVD(random_state=s), trn), v), True),
-    'SVD++ (Surprise)':     (lambda trn, tst, v, s: surprise_scores(surprise_fit(surprise.SVDpp(random_state=s, cache_ratings=True), trn), v), True),
+    'biases (Surprise)':    (_surprise(lambda s: surprise.BaselineOnly(verbose=False)), True),
+    'SVD (Surprise)':       (_surprise(lambda s: surprise.SVD(random_state=s)), True),
+    'SVD++ (Surprise)':     (_surprise(lambda s: surprise.SVDpp(random_state=s, cache_ratings=True)), True),
     'DotProductBias (MSE)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, CHAPTER, seed=s)), True),
     'DotProductBias (BPR)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, BPR, seed=s)), False),
 }
@@ -77,10 +79,12 @@ def benchmark(splits=('u1',), # ML-100K canonical splits to run
         for name in models:
             fn,is_rating = MODELS[name]
             t = time.time(); S = fn(trn, tst, v, seed)
-            row = dict(split=sp, model=name, **(rating_metrics(S, tst, v) if is_rating else dict(rmse=np.nan, mae=np.nan)))
+            rat = rating_metrics(S, tst, v) if is_rating else dict(rmse=np.nan, mae=np.nan)
+            row = dict(split=sp, model=name, **rat)
             row.update(ranking_metrics(S, trn, tst, v) if name != 'global mean' else {})
             rows.append({**row, 'seconds': time.time() - t})
-            print(f"{sp} {name} (seed {seed}): " + ', '.join(f"{k} {x:.4f}" for k,x in row.items() if isinstance(x, float)), flush=True)
+            nums = ', '.join(f"{k} {x:.4f}" for k,x in row.items() if isinstance(x, float))
+            print(f"{sp} {name} (seed {seed}): {nums}", flush=True)
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_evaluate.ipynb #6b12f605
@@ -94,11 +98,14 @@ def summarize(res:pd.DataFrame, # from `benchmark`
     "Mean and standard deviation over `splits` of each metric, per model."
     missing = [c for c in ('model', 'split', *metrics) if c not in res.columns]
     if missing: raise ValueError(f"summarize: results have no column(s) {missing}")
-    if not res.split.isin(splits).any(): raise ValueError(f"summarize: no results for splits {list(splits)}; the results have {sorted(res.split.unique())}")
+    if not res.split.isin(splits).any():
+        raise ValueError(f"summarize: no results for splits {list(splits)}; "
+                         f"the results have {sorted(res.split.unique())}")
     g = res[res.split.isin(splits)].groupby('model', sort=False)[list(metrics)]
     m,s = g.mean(),g.std()
     if not fmt: return m.join(s.add_suffix('_std'))
-    return pd.DataFrame({c: [f"{a:.4f} ± {b:.4f}" if a == a else '' for a,b in zip(m[c], s[c])] for c in metrics}, index=m.index)
+    cell = lambda a, b: f"{a:.4f} ± {b:.4f}" if a == a else ''
+    return pd.DataFrame({c: [cell(a, b) for a,b in zip(m[c], s[c])] for c in metrics}, index=m.index)
 
 # %% ../nbs/11_evaluate.ipynb #c56a7ea5
 def foldin_scores(model:nn.Module, # trained without the held-out users
@@ -116,8 +123,8 @@ def foldin_scores(model:nn.Module, # trained without the held-out users
     W,B = model.user_factors.weight,model.user_bias.weight[:,0]
     for u,g in pool.groupby('user'):
         g = g.iloc[:n]
-        f,b = (W.mean(0),B.mean()) if n == 0 else fold_in_user(model, vocab.item_idx(g.item.to_numpy()),
-                                                                None if kind == 'ranking' else g.rating.to_numpy(), l2=l2)
+        r = None if kind == 'ranking' else g.rating.to_numpy()
+        f,b = (W.mean(0),B.mean()) if n == 0 else fold_in_user(model, vocab.item_idx(g.item.to_numpy()), r, l2=l2)
         with torch.no_grad(): S[vocab.user_idx(u)] = model.score(f[None], b.reshape(1))[0].numpy()
     return S
 
@@ -137,8 +144,10 @@ def foldin_benchmark(ns=(0, 1, 2, 5, 10, 20), # fold-in sizes to try; 0 is the a
     bpr,mse = fit_recipe(trn, v, BPR, seed=seed),fit_recipe(trn, v, CHAPTER, seed=seed)
     pop = ranking_metrics(popularity_scores(trn, v), pl, tst, v)
     rows = []
-    for n in ns:  # fold-in `l2`: the pull towards the average user, for each kind of model
+    # name, model, kind of fold-in, its l2
+    models = (('DotProductBias (BPR)', bpr, 'ranking', 0.01), ('DotProductBias (MSE)', mse, 'rating', 0.1))
+    for n in ns:
         rows.append(dict(n=n, model='popularity', **pop))
-        for name,m,kind,l2 in (('DotProductBias (BPR)', bpr, 'ranking', 0.01), ('DotProductBias (MSE)', mse, 'rating', 0.1)):
+        for name,m,kind,l2 in models:
             rows.append(dict(n=n, model=name, **ranking_metrics(foldin_scores(m, v, pl, n, kind, l2), pl, tst, v)))
     return pd.DataFrame(rows)

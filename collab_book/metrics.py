@@ -16,7 +16,8 @@ def model_scores(model:nn.Module, # a trained factor model with a `score` method
                 ) -> np.ndarray: # (n_users, n_items)
     "Prediction (or ranking score) of every user for every item: `model.score` of every user's row."
     if not hasattr(model, 'score'):
-        raise TypeError(f"model_scores needs a factor model with a `score` method, like DotProductBias, not {type(model).__name__}")
+        raise TypeError(f"model_scores needs a factor model with a `score` method, like DotProductBias, "
+                        f"not {type(model).__name__}")
     with torch.no_grad(): S = model.score(model.user_factors.weight, model.user_bias.weight[:,0])
     return S.cpu().numpy().astype('float64')
 
@@ -36,7 +37,8 @@ def rating_metrics(scores:np.ndarray, # (n_users, n_items) predictions
                   ) -> dict: # rmse, mae
     "RMSE and MAE of the predictions for the held-out ratings."
     if scores.shape != (vocab.n_users, vocab.n_items):
-        raise ValueError(f"rating_metrics: scores have shape {scores.shape}, the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
+        raise ValueError(f"rating_metrics: scores have shape {scores.shape}, "
+                         f"the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
     if not len(test): raise ValueError("rating_metrics: no held-out ratings to score")
     e = vocab.encode(test)
     err = scores[e.user_idx.to_numpy(), e.item_idx.to_numpy()] - e.rating.to_numpy()
@@ -64,4 +66,5 @@ def ranking_metrics(scores:np.ndarray, # (n_users, n_items) scores, higher is be
     ap = (np.cumsum(hits, 1) * hits / np.arange(1, S.shape[1]+1)).sum(1) / n_rel
     res = {f'precision@{k}': top.mean(1), f'recall@{k}': top.sum(1)/n_rel, f'ndcg@{k}': (top*disc).sum(1)/idcg,
            'map': ap, f'hit_rate@{k}': top.any(1)}
-    return {**{m: float(x.mean()) for m,x in res.items()}, 'coverage': len(np.unique(order[:,:k]))/S.shape[1], 'users': len(users)}
+    cov = len(np.unique(order[:,:k]))/S.shape[1]  # share of the items in at least one top k
+    return {**{m: float(x.mean()) for m,x in res.items()}, 'coverage': cov, 'users': len(users)}

@@ -3,8 +3,8 @@
     COLLAB_BOOK_DATA=/path/to/data OMP_NUM_THREADS=1 python scripts/evaluate.py --out eval > eval/log.txt
 
 Every training goes through `collab_book.train.fit_recipe` (the `CHAPTER` and `BPR` recipes), is seeded (`--seed`,
-default 42) and prints its seed. Takes about five minutes on one CPU thread, most of it Surprise's SVD++; the
-per-model seconds and the total wall time are written to `RESULTS.md`.
+default 42) and prints its seed. Takes about two and a half minutes of CPU time on one thread, most of it Surprise's
+SVD++ and the BPR model; the total wall and CPU time and the seconds per model are written to `RESULTS.md`.
 """
 import argparse, time, warnings
 from pathlib import Path
