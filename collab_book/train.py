@@ -28,7 +28,8 @@ def rating_tensors(df:pd.DataFrame, # ratings: user, item, rating
     miss = {'user','item','rating'} - set(df.columns)
     if miss: raise ValueError(f"ratings frame lacks column(s) {sorted(miss)}: it needs user, item and rating")
     enc = vocab.encode(df)
-    x = torch.from_numpy(enc[['user_idx','item_idx']].to_numpy(np.int32))
+    x = np.ascontiguousarray(enc[['user_idx','item_idx']].to_numpy(np.int32))  # row-major: a batch is one gather
+    x = torch.from_numpy(x)
     return x, torch.tensor(enc.rating.to_numpy(np.float32))
 
 # %% ../nbs/13_train.ipynb #133e191b
