@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #af68e362
 from __future__ import annotations
-import csv, difflib, hashlib, json, os, warnings
+import csv, difflib, hashlib, os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 
@@ -17,7 +17,8 @@ class DataError(ValueError):
 
 # %% ../nbs/00_data.ipynb #14a504cd
 DATASETS = dict(ml_100k=('ml-100k', 'https://files.grouplens.org/datasets/movielens/ml-100k.zip', 'u.data'),
-                ml_small=('ml-latest-small', 'https://files.grouplens.org/datasets/movielens/ml-latest-small.zip', 'ratings.csv'))
+                ml_small=('ml-latest-small',
+                          'https://files.grouplens.org/datasets/movielens/ml-latest-small.zip', 'ratings.csv'))
 _NAMES = {v[0]:k for k,v in DATASETS.items()}
 
 def _how(name): return (f"To use data offline, pass `path=` (the `{name}` folder or a folder holding it) "
@@ -26,7 +27,8 @@ def _how(name): return (f"To use data offline, pass `path=` (the `{name}` folder
 # %% ../nbs/00_data.ipynb #2fb2c6a5
 def _dataset(name):
     if name in _NAMES: name = _NAMES[name]
-    if name not in DATASETS: raise DataError(f"Unknown dataset {name!r}: choose one of {[v[0] for v in DATASETS.values()]}")
+    if name not in DATASETS:
+        raise DataError(f"Unknown dataset {name!r}: choose one of {[v[0] for v in DATASETS.values()]}")
     return DATASETS[name]
 
 # %% ../nbs/00_data.ipynb #e32a1b1c
@@ -100,7 +102,7 @@ def read_ratings(fname, # a text file with one rating a line: user, item, rating
                  header:bool=False, # the first line names the columns
                  rating_range:tuple=(1,5), # smallest and largest valid rating
                  timestamp:bool=True, # the file has a fourth column, the time of the rating
-                 dups:str='last', # repeated (user, item) pairs: 'last' keeps the latest (with a warning), 'mean' averages, 'raise' refuses
+                 dups:str='last', # repeated pairs: 'last' keeps the latest (warns), 'mean' averages, 'raise' refuses
                 ) -> pd.DataFrame: # columns user, item, rating[, timestamp]
     "Read a ratings file, checking every field; a bad file gets a `DataError` naming the line and the problem."
     fname = Path(fname)
@@ -155,7 +157,8 @@ def _ml100k_ratings(p, fname='u.data', dups='last'):
     r = read_ratings(p/fname, dups=dups)
     its = ml100k_items(p)
     unknown = ~r.item.isin(its.item)
-    if unknown.any(): raise DataError(f"{fname}: item id {r.item[unknown].iloc[0]} has no entry in u.item ({unknown.sum()} ratings)")
+    if unknown.any():
+        raise DataError(f"{fname}: item id {r.item[unknown].iloc[0]} has no entry in u.item ({unknown.sum()} ratings)")
     return r.merge(its[['item','title','genres']], on='item', how='left')
 
 def _mlsmall_ratings(p, dups='last'):
@@ -210,7 +213,8 @@ class Vocab:
     def __init__(self, users, items, titles=None):
         self.users,self.items = np.asarray(users),np.asarray(items)
         self.titles = np.asarray(titles if titles is not None else [str(i) for i in self.items], dtype=object)
-        if len(self.titles) != len(self.items): raise ValueError(f"{len(self.titles)} titles for {len(self.items)} items")
+        if len(self.titles) != len(self.items):
+            raise ValueError(f"{len(self.titles)} titles for {len(self.items)} items")
         self._u = {u:i for i,u in enumerate(self.users.tolist())}
         self._i = {t:i for i,t in enumerate(self.items.tolist())}
         self._t = {}
@@ -255,7 +259,9 @@ def _title_idx(self:Vocab, titles):
         if ix is None:
             close = difflib.get_close_matches(str(t), list(self._t), n=3)
             raise UnknownIdError(f"Unknown title {t!r}" + (f"; did you mean {close}?" if close else ""))
-        if len(ix) > 1: raise UnknownIdError(f"Title {t!r} is shared by item ids {self.items[ix].tolist()}: use `item_idx` with one of them")
+        if len(ix) > 1:
+            raise UnknownIdError(f"Title {t!r} is shared by item ids {self.items[ix].tolist()}: use `item_idx` with "
+                                 "one of them")
         out.append(ix[0])
     return out[0] if scalar else np.array(out, dtype='int64')
 Vocab.title_idx = _title_idx
@@ -312,7 +318,9 @@ def verify(name:str='ml-100k', # dataset
     p = get_path(folder, path)
     for f,h in SHA256[folder].items():
         if not (p/f).is_file(): raise DataError(f"{f}: file missing from the {folder} folder")
-        if _sha256(p/f) != h: raise DataError(f"{f}: SHA256 sum does not match the published {folder} file: the file is corrupt or was edited")
+        if _sha256(p/f) != h:
+            raise DataError(f"{f}: SHA256 sum does not match the published {folder} file: the file is corrupt or was "
+                            "edited")
     return len(SHA256[folder])
 
 # %% ../nbs/11_evaluate.ipynb #afe67782

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from .data import Vocab, UnknownIdError, DataError
 from .models import DotProductBias
 from .interpret import most_similar
-from .coldstart import ColdStart, FixedUser, MeanUser, cold_predict, check_factor_model
+from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model
 
 # %% auto #0
 __all__ = ['Recommender', 'fold_in_user']
