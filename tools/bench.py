@@ -175,9 +175,9 @@ def report(res):
          '### ML-100K, the chapter\'s split (`random_split(load_ratings(), 0.2, seed=42)`), 5 epochs', '',
          '| path | seed | batch | threads | train s | valid MSE | ratings/s | peak GB |', '|---|---|---|---|---|---|---|---|']
     for r in fa: L.append(f"| fastai `collab_learner` ({r['loader']}) | {r['seed']} | 64 | {r['threads']} | {r['secs']:.2f} | {r['mse']:.4f} | {r['n']*r['epochs']/r['secs']:,.0f} | {r['peak_gb']:.2f} |")
-    for r in fs: L.append(f"| `fit_fast` (lr {r['lr']:.3g}, wd {r['wd']:.3g}) | {r['seed']} | {r['bs']} | {r['threads']} | {r['secs']:.3f} | {r['mse']:.4f} | {r['n']*r['epochs']/r['secs']:,.0f} | {r['peak_gb']:.2f} |")
+    for r in fs: L.append(f"| `fit` (lr {r['lr']:.3g}, wd {r['wd']:.3g}) | {r['seed']} | {r['bs']} | {r['threads']} | {r['secs']:.3f} | {r['mse']:.4f} | {r['n']*r['epochs']/r['secs']:,.0f} | {r['peak_gb']:.2f} |")
     fsm, fss = mean([r['mse'] for r in fs]), mean([r['secs'] for r in fs])
-    L.append(f"| **`fit_fast`, mean of {len(fs)}** | | | | **{fss:.3f}** | **{fsm:.4f}** | | |")
+    L.append(f"| **`fit`, mean of {len(fs)}** | | | | **{fss:.3f}** | **{fsm:.4f}** | | |")
     if fa:
         fam, fas = mean([r['mse'] for r in fa]), mean([r['secs'] for r in fa])
         L.append(f"| **`collab_learner`, mean of {len(fa)}** | | | | **{fas:.2f}** | **{fam:.4f}** | | |")
