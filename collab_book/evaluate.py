@@ -10,7 +10,7 @@ from torch import nn
 from .data import Vocab, load_ratings, load_split, foldin_split
 from .train import fit_recipe, CHAPTER, BPR
 from .metrics import model_scores, popularity_scores, mean_scores, rating_metrics, ranking_metrics
-from .coldstart import user_holdout
+from .data import user_holdout
 from .recommend import fold_in_user
 try: import surprise
 except ImportError: surprise = None  # Surprise's baselines need `pip install scikit-surprise`

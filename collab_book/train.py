@@ -8,6 +8,7 @@ import math, time, warnings
 from dataclasses import dataclass, fields, replace
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
+from fastcore.basics import patch
 import torch.nn.functional as F
 from fastai.basics import DataLoaders
 from fastai.callback.schedule import combined_cos
@@ -119,6 +120,7 @@ class RowAdam(torch.optim.Optimizer):
                 else: self._dense(p, st, g)
 
 # %% ../nbs/13_train.ipynb #2a888aba
+@patch
 def _dense(self:RowAdam, p, st, g):
     "AdamW update of the whole tensor (a sparse gradient is added into a dense buffer first)."
     gr = p.grad
@@ -128,7 +130,6 @@ def _dense(self:RowAdam, p, st, g):
     if 'mv' not in st: st['mv'] = torch.zeros(2, *p.shape)
     lr,(b1,b2) = g['lr'],g['betas']
     _adam_rows(p, st['mv'].transpose(0,1), gr, 1-lr*g['wd'], lr, b1, b2, g['eps'], st['t'])
-RowAdam._dense = _dense
 
 # %% ../nbs/13_train.ipynb #15d1b1c4
 _ROW_ADAM_CPP = r"""
@@ -175,6 +176,7 @@ def row_adam_kernel():
     return _kernel or None
 
 # %% ../nbs/13_train.ipynb #37636b38
+@patch
 def _rows(self:RowAdam, p, st, g):
     "Lazy update of the rows in the batch, with the weight decay they missed since they were last touched."
     if 'last' not in st:
@@ -195,18 +197,17 @@ def _rows(self:RowAdam, p, st, g):
     mv = st['mv'].index_select(0, rows)
     p.index_copy_(0, rows, _adam_rows(p.index_select(0, rows), mv, gr, f, lr, b1, b2, g['eps'], st['t']))
     st['mv'].index_copy_(0, rows, mv)
-RowAdam._rows = _rows
 
 # %% ../nbs/13_train.ipynb #906bfb56
+@patch
 @torch.no_grad()
-def _flush(self:RowAdam):
+def flush(self:RowAdam):
     "Apply the weight decay that lazily updated rows have not had yet."
     for g in self.param_groups:
         for p in g['params']:
             st = self.state[p]
             if 'last' in st:
                 p.mul_(torch.exp(st['L'] - st['last']).float().view(-1, *[1]*(p.ndim-1))); st['last'].fill_(st['L'])
-RowAdam.flush = _flush
 
 # %% ../nbs/13_train.ipynb #54177380
 def sparse_grads(model:nn.Module, # a model whose embeddings should produce sparse gradients
