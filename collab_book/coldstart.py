@@ -10,24 +10,8 @@ from fastcore.basics import patch
 from .data import Vocab, UnknownIdError
 
 # %% auto #0
-__all__ = ['user_holdout', 'ColdStart', 'FixedUser', 'check_factor_model', 'MeanUser', 'cold_predict', 'item_scores',
-           'RepresentativeUser', 'MetadataUser']
-
-# %% ../nbs/06_bootstrapping.ipynb #61b8f995
-def user_holdout(ratings:pd.DataFrame, # ratings with a `user` column
-                 frac:float=0.1, # fraction of the users to hold out
-                 seed:int=42, # seed of the choice of users
-                ) -> tuple: # (train, heldout) frames; no user is in both
-    "Hold out a seeded fraction of the users with all their ratings."
-    if not 0 < frac < 1: raise ValueError(f"frac must be between 0 and 1, not {frac}")
-    if 'user' not in ratings: raise ValueError("ratings lack a `user` column")
-    users = np.sort(ratings.user.unique())
-    n = int(round(len(users)*frac))
-    if not 0 < n < len(users):
-        raise ValueError(f"frac={frac} of {len(users)} users holds out {n}: both sides need at least one user")
-    held = users[np.random.default_rng(seed).permutation(len(users))[:n]]
-    m = ratings.user.isin(held).to_numpy()
-    return ratings[~m].reset_index(drop=True), ratings[m].reset_index(drop=True)
+__all__ = ['ColdStart', 'FixedUser', 'check_factor_model', 'MeanUser', 'cold_predict', 'item_scores', 'RepresentativeUser',
+           'MetadataUser']
 
 # %% ../nbs/06_bootstrapping.ipynb #88af224c
 class ColdStart:

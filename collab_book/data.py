@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv, difflib, hashlib, os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify', 'foldin_split', 'read_csv_ratings']
+__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split', 'read_csv_ratings']
 
 # %% ../nbs/00_data.ipynb #3cd265c8
 class DataError(ValueError):
@@ -236,21 +237,22 @@ def _lookup(d, keys, what):
     return out[0] if scalar else np.array(out, dtype='int64')
 
 # %% ../nbs/00_data.ipynb #3021b481
-@classmethod
-def _from_ratings(cls:Vocab, df:pd.DataFrame):
+@patch(cls_method=True)
+def from_ratings(cls:Vocab, df:pd.DataFrame):
     "Vocabulary of every user and item in `df` (sorted by id), with titles where `df` has them."
     items = np.sort(df.item.unique())
     titles = df.drop_duplicates('item').set_index('item').title.reindex(items).to_numpy() if 'title' in df else None
     return cls(np.sort(df.user.unique()), items, titles)
-Vocab.from_ratings = _from_ratings
 
 # %% ../nbs/00_data.ipynb #d65e987a
-def _user_idx(self:Vocab, users): "Dense index of each user id"; return _lookup(self._u, users, 'user id')
-def _item_idx(self:Vocab, items): "Dense index of each item id"; return _lookup(self._i, items, 'item id')
-Vocab.user_idx,Vocab.item_idx = _user_idx,_item_idx
+@patch
+def user_idx(self:Vocab, users): "Dense index of each user id"; return _lookup(self._u, users, 'user id')
+@patch
+def item_idx(self:Vocab, items): "Dense index of each item id"; return _lookup(self._i, items, 'item id')
 
 # %% ../nbs/00_data.ipynb #143be04c
-def _title_idx(self:Vocab, titles):
+@patch
+def title_idx(self:Vocab, titles):
     "Dense index of each title; an unknown title gets close matches, an ambiguous one its ids."
     scalar = np.ndim(titles) == 0
     out = []
@@ -264,19 +266,23 @@ def _title_idx(self:Vocab, titles):
                                  "one of them")
         out.append(ix[0])
     return out[0] if scalar else np.array(out, dtype='int64')
-Vocab.title_idx = _title_idx
 
 # %% ../nbs/00_data.ipynb #b745f5fb
-def _encode(self:Vocab, df:pd.DataFrame) -> pd.DataFrame:
+@patch
+def encode(self:Vocab, df:pd.DataFrame) -> pd.DataFrame:
     "Copy of `df` with dense `user_idx` and `item_idx` columns."
     return df.assign(user_idx=self.user_idx(df.user.to_numpy()), item_idx=self.item_idx(df.item.to_numpy()))
-Vocab.encode = _encode
 
 # %% ../nbs/00_data.ipynb #33b9a4f8
-def _to_dict(self:Vocab): return dict(users=self.users.tolist(), items=self.items.tolist(), titles=list(self.titles))
-@classmethod
-def _from_dict(cls:Vocab, d): return cls(d['users'], d['items'], d['titles'])
-Vocab.to_dict,Vocab.from_dict = _to_dict,_from_dict
+@patch
+def to_dict(self:Vocab):
+    "The vocabulary as plain lists, for JSON."
+    return dict(users=self.users.tolist(), items=self.items.tolist(), titles=list(self.titles))
+
+@patch(cls_method=True)
+def from_dict(cls:Vocab, d):
+    "A vocabulary from `to_dict`'s output."
+    return cls(d['users'], d['items'], d['titles'])
 
 # %% ../nbs/00_data.ipynb #433fb5b5
 SHA256 = {
@@ -322,6 +328,22 @@ def verify(name:str='ml-100k', # dataset
             raise DataError(f"{f}: SHA256 sum does not match the published {folder} file: the file is corrupt or was "
                             "edited")
     return len(SHA256[folder])
+
+# %% ../nbs/06_bootstrapping.ipynb #61b8f995
+def user_holdout(ratings:pd.DataFrame, # ratings with a `user` column
+                 frac:float=0.1, # fraction of the users to hold out
+                 seed:int=42, # seed of the choice of users
+                ) -> tuple: # (train, heldout) frames; no user is in both
+    "Hold out a seeded fraction of the users with all their ratings."
+    if not 0 < frac < 1: raise ValueError(f"frac must be between 0 and 1, not {frac}")
+    if 'user' not in ratings: raise ValueError("ratings lack a `user` column")
+    users = np.sort(ratings.user.unique())
+    n = int(round(len(users)*frac))
+    if not 0 < n < len(users):
+        raise ValueError(f"frac={frac} of {len(users)} users holds out {n}: both sides need at least one user")
+    held = users[np.random.default_rng(seed).permutation(len(users))[:n]]
+    m = ratings.user.isin(held).to_numpy()
+    return ratings[~m].reset_index(drop=True), ratings[m].reset_index(drop=True)
 
 # %% ../nbs/11_evaluate.ipynb #afe67782
 def foldin_split(held:pd.DataFrame, # all ratings of the held-out users
