@@ -277,7 +277,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'collab_book.recommend._file_digest': ('recommend.html#_file_digest', 'collab_book/recommend.py'),
                                        'collab_book.recommend._fold_loss': ('recommend.html#_fold_loss', 'collab_book/recommend.py'),
                                        'collab_book.recommend._forward': ('recommend.html#_forward', 'collab_book/recommend.py'),
-                                       'collab_book.recommend._frozen': ('recommend.html#_frozen', 'collab_book/recommend.py'),
                                        'collab_book.recommend._py': ('recommend.html#_py', 'collab_book/recommend.py'),
                                        'collab_book.recommend._read_files': ('recommend.html#_read_files', 'collab_book/recommend.py'),
                                        'collab_book.recommend.fold_in_user': ('recommend.html#fold_in_user', 'collab_book/recommend.py')},
@@ -311,4 +310,5 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'collab_book.train.rating_tensors': ('train.html#rating_tensors', 'collab_book/train.py'),
                                    'collab_book.train.row_adam_kernel': ('train.html#row_adam_kernel', 'collab_book/train.py'),
                                    'collab_book.train.scale_hparams': ('train.html#scale_hparams', 'collab_book/train.py'),
+                                   'collab_book.train.solve': ('train.html#solve', 'collab_book/train.py'),
                                    'collab_book.train.sparse_grads': ('train.html#sparse_grads', 'collab_book/train.py')}}}

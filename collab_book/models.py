@@ -134,11 +134,13 @@ def predict(model:nn.Module, # a trained model taking (batch, 2) indices
     u = vocab.user_idx(users)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(u) == 0 and np.ndim(i) == 0
-    u,i = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(i))
+    try: u,i = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(i))
+    except ValueError:
+        raise ValueError(f"{np.size(u)} users and {np.size(i)} items: give one of either, or as many of each") from None
     model.eval()
     p = next(model.parameters())
     x = torch.tensor(np.stack([u,i], 1), dtype=torch.long, device=p.device)
-    with torch.no_grad(): out = model(x).view(-1).cpu().numpy()
+    with torch.no_grad(): out = model(x).reshape(-1).float().cpu().numpy()
     return float(out[0]) if scalar else out
 
 # %% ../nbs/03_dot_product.ipynb #8be3362a

@@ -5,15 +5,16 @@
 # %% ../nbs/10_recommend.ipynb #10980e84
 from __future__ import annotations
 import hashlib, json
-from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from fastcore.basics import patch
 from .data import Vocab, UnknownIdError, DataError
+from . import models
 from .models import DotProductBias
 from .interpret import most_similar
 from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model
+from .train import solve
 
 # %% auto #0
 __all__ = ['Recommender', 'fold_in_user']
@@ -67,23 +68,13 @@ class _NewUsers(ColdStart):
 
 # %% ../nbs/10_recommend.ipynb #0898cb1a
 def _forward(model, vocab, users, items=None, titles=None):
-    "Predictions of a model without factor tables, through its forward pass on (user, item) index pairs."
-    if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
+    "Predictions of a model without factor tables: `models.predict`, with an unknown user's error saying why."
     us = np.atleast_1d(np.asarray(users))
     unk = ~np.isin(us, vocab.users)
     if unk.any():
         raise UnknownIdError(f"Unknown user id {_py(us[unk][0])!r}: the model has no row for it, and a "
                              f"{type(model).__name__} has no factors to fold a new user in or stand in for one")
-    u,i = vocab.user_idx(users),vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
-    scalar = np.ndim(u) == 0 and np.ndim(i) == 0
-    try: u,i = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(i))
-    except ValueError:
-        raise ValueError(f"{np.size(u)} users and {np.size(i)} items: give one of either, or as many of each") from None
-    dev = next(model.parameters()).device
-    with torch.no_grad():
-        xb = torch.as_tensor(np.stack([u, i], 1), dtype=torch.long, device=dev)
-        out = model(xb).reshape(-1).float().cpu().numpy()
-    return float(out[0]) if scalar else out
+    return models.predict(model, vocab, users, items=items, titles=titles)
 
 @patch
 def predict(self:Recommender, users, # one raw user id, or many; new (folded-in) and unknown ones allowed
@@ -138,21 +129,13 @@ def _fold_loss(model, f, b, it, r):
     neg[it] = False
     return nn.functional.softplus(s[neg][None] - s[it][:,None]).mean()
 
-@contextmanager
-def _frozen(model):
-    "Stop gradients reaching `model`'s parameters inside the block; restore their `requires_grad` after."
-    ps = [p for p in model.parameters() if p.requires_grad]
-    for p in ps: p.requires_grad_(False)
-    try: yield model
-    finally:
-        for p in ps: p.requires_grad_(True)
 
 # %% ../nbs/10_recommend.ipynb #b194f063
 def fold_in_user(model:nn.Module, # trained model with user and item factors and biases; it is not changed
                  items, # item indices (0..n_items-1) the new user rated
                  ratings=None, # their ratings; None: the items are positives for a ranking (BPR) model
                  l2:float=0.1, # pull towards the average user
-                 max_iter:int=100, # L-BFGS iterations
+                 max_iter:int=100, # L-BFGS iterations of `solve`
                 ) -> tuple: # (factors, bias) of the new user
     "Fit a new user's factors and bias to their ratings with every item's factors and bias held fixed."
     check_factor_model(model, 'fold-in')
@@ -162,13 +145,8 @@ def fold_in_user(model:nn.Module, # trained model with user and item factors and
     r = None if ratings is None else torch.tensor(np.asarray(ratings, dtype='float32').reshape(-1), device=f0.device)
     if r is not None and len(r) != len(it): raise ValueError(f"{len(it)} items for {len(r)} ratings")
     f,b = f0.clone().requires_grad_(),b0.clone().requires_grad_()
-    opt = torch.optim.LBFGS([f, b], lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
-    def closure():
-        opt.zero_grad()
-        loss = _fold_loss(model, f, b, it, r) + l2*(((f - f0)**2).sum() + (b - b0)**2)
-        loss.backward()
-        return loss
-    with _frozen(model): opt.step(closure)
+    loss = lambda: _fold_loss(model, f, b, it, r) + l2*(((f - f0)**2).sum() + (b - b0)**2)
+    solve([f, b], loss, max_iter=max_iter, frozen=model)  # the engine's full-batch solver
     return f.detach(),b.detach()
 
 # %% ../nbs/10_recommend.ipynb #566b6863

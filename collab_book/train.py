@@ -19,7 +19,8 @@ from .models import DotProductBias
 
 # %% auto #0
 __all__ = ['LOSSES', 'CHAPTER', 'BPR', 'RECIPES', 'rating_tensors', 'FastDL', 'fast_dls', 'scale_hparams', 'RowAdam',
-           'row_adam_kernel', 'sparse_grads', 'model_mse', 'mse_loss', 'bpr_loss', 'fit', 'Recipe', 'fit_recipe']
+           'row_adam_kernel', 'sparse_grads', 'model_mse', 'mse_loss', 'bpr_loss', 'fit', 'solve', 'Recipe',
+           'fit_recipe']
 
 # %% ../nbs/13_train.ipynb #05ee54ae
 def rating_tensors(df:pd.DataFrame, # ratings: user, item, rating
@@ -323,6 +324,31 @@ def _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, 
         model.load_state_dict(best[2]); say(f"best epoch {best[1]}: valid loss {best[0]:.6f} (its weights restored)")
     model.best_epoch = len(model.history) - 1 if patience is None else best[1]
     return model.eval()
+
+# %% ../nbs/13_train.ipynb #3b52ede3
+def solve(params:list, # leaf tensors to fit, each with `requires_grad`
+          loss, # function of no arguments returning the scalar loss of `params`
+          max_iter:int=100, # most L-BFGS iterations
+          frozen:nn.Module|None=None, # a model used by `loss` whose weights get no gradient
+         ) -> float: # the final loss
+    "Minimise `loss()` over `params` with full-batch L-BFGS (strong Wolfe line search); `frozen` is left untouched."
+    params = list(params)
+    if not params or not all(isinstance(p, Tensor) and p.is_leaf and p.requires_grad for p in params):
+        raise ValueError("params must be a non-empty list of leaf tensors with requires_grad=True")
+    if max_iter < 1: raise ValueError(f"max_iter must be at least 1, not {max_iter}")
+    def value():
+        with torch.no_grad(): return float(loss())
+    if not math.isfinite(l0 := value()): raise ValueError(f"the loss is not finite at the start ({l0})")
+    opt = torch.optim.LBFGS(params, lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
+    def closure():
+        opt.zero_grad(); l = loss(); l.backward(); return l
+    ps = [p for p in frozen.parameters() if p.requires_grad] if frozen is not None else []
+    for p in ps: p.requires_grad_(False)
+    try: opt.step(closure)
+    finally:
+        for p in ps: p.requires_grad_(True)
+    if not math.isfinite(res := value()): raise ValueError(f"the loss is not finite after solving ({res})")
+    return res
 
 # %% ../nbs/13_train.ipynb #071d8e1c
 @dataclass(frozen=True)
