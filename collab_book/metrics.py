@@ -6,65 +6,109 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from torch import nn
-from .data import Vocab
+from .data import Vocab, UnknownIdError
+from .coldstart import check_factor_model
 
 # %% auto #0
 __all__ = ['model_scores', 'popularity_scores', 'mean_scores', 'rating_metrics', 'ranking_metrics']
+
+# %% ../nbs/10a_metrics.ipynb #080fde6a
+def _check_frame(df, cols, fn, what):
+    "Raise unless `df` is a data frame with the columns `cols`."
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"{fn}: {what} must be a pandas DataFrame, not {type(df).__name__}")
+    miss = [c for c in cols if c not in df.columns]
+    if miss: raise ValueError(f"{fn}: {what} frame lacks column(s) {miss}: it needs {', '.join(cols)}")
+
+def _encode(vocab, df, fn, what, cols=('user','item')):
+    "Dense indices of `df`'s `cols`, naming `fn` and the frame when an id is not in `vocab`."
+    try: return tuple(getattr(vocab, f'{c}_idx')(df[c].to_numpy()) for c in cols)
+    except UnknownIdError as e: raise UnknownIdError(f"{fn}: {what} frame: {e}") from None
+
+def _check_scores(scores, vocab, fn) -> np.ndarray:
+    "`scores` as an array, refused unless it is a finite (n_users, n_items) matrix of numbers."
+    S = np.asarray(scores)
+    if S.shape != (vocab.n_users, vocab.n_items):
+        raise ValueError(f"{fn}: scores have shape {S.shape}, the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
+    if S.dtype.kind not in 'iuf': raise TypeError(f"{fn}: scores must be numbers, not {S.dtype}")
+    if not np.isfinite(S).all():
+        raise ValueError(f"{fn}: scores hold {(~np.isfinite(S)).sum()} NaN or infinite value(s); every score must be finite")
+    return S
 
 # %% ../nbs/10a_metrics.ipynb #91ff9ee3
 def model_scores(model:nn.Module, # a trained factor model with a `score` method, like `DotProductBias`
                 ) -> np.ndarray: # (n_users, n_items)
     "Prediction (or ranking score) of every user for every item: `model.score` of every user's row."
-    if not hasattr(model, 'score'):
-        raise TypeError(f"model_scores needs a factor model with a `score` method, like DotProductBias, "
-                        f"not {type(model).__name__}")
+    check_factor_model(model, 'model_scores')
     with torch.no_grad(): S = model.score(model.user_factors.weight, model.user_bias.weight[:,0])
     return S.cpu().numpy().astype('float64')
 
 def popularity_scores(train:pd.DataFrame, vocab:Vocab) -> np.ndarray:
     "Number of training ratings of each item, the same for every user: (n_users, n_items)."
-    cnt = np.bincount(vocab.item_idx(train.item.to_numpy()), minlength=vocab.n_items).astype('float64')
+    _check_frame(train, ['item'], 'popularity_scores', 'train')
+    i, = _encode(vocab, train, 'popularity_scores', 'train', cols=('item',))
+    cnt = np.bincount(i, minlength=vocab.n_items).astype('float64')
     return np.broadcast_to(cnt, (vocab.n_users, vocab.n_items))
 
 def mean_scores(train:pd.DataFrame, vocab:Vocab) -> np.ndarray:
     "The global mean training rating for every pair: (n_users, n_items)."
+    _check_frame(train, ['rating'], 'mean_scores', 'train')
+    if not train.rating.notna().any(): raise ValueError("mean_scores: the train frame has no ratings to average")
     return np.full((vocab.n_users, vocab.n_items), float(train.rating.mean()))
 
 # %% ../nbs/10a_metrics.ipynb #f315ebe2
-def rating_metrics(scores:np.ndarray, # (n_users, n_items) predictions
-                   test:pd.DataFrame, # held-out ratings
+def rating_metrics(scores:np.ndarray, # (n_users, n_items) predictions, all finite
+                   test:pd.DataFrame, # held-out ratings: user, item, rating, ids all in `vocab`
                    vocab:Vocab,
                   ) -> dict: # rmse, mae
     "RMSE and MAE of the predictions for the held-out ratings."
-    if scores.shape != (vocab.n_users, vocab.n_items):
-        raise ValueError(f"rating_metrics: scores have shape {scores.shape}, "
-                         f"the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
+    S = _check_scores(scores, vocab, 'rating_metrics')
+    _check_frame(test, ['user','item','rating'], 'rating_metrics', 'test')
     if not len(test): raise ValueError("rating_metrics: no held-out ratings to score")
-    e = vocab.encode(test)
-    err = scores[e.user_idx.to_numpy(), e.item_idx.to_numpy()] - e.rating.to_numpy()
+    if test.rating.isna().any(): raise ValueError(f"rating_metrics: {test.rating.isna().sum()} test rating(s) are NaN")
+    u,i = _encode(vocab, test, 'rating_metrics', 'test')
+    err = S[u, i] - test.rating.to_numpy()
     return dict(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
 
+# %% ../nbs/10a_metrics.ipynb #d496e306
+def _rank_inputs(scores, train, test, vocab, k, threshold):
+    "Checked inputs of `ranking_metrics`: scores with the training pairs at -inf, the relevant pairs, the clamped k."
+    fn = 'ranking_metrics'
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{fn}: k must be a positive integer, not {k!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or np.isnan(threshold):
+        raise ValueError(f"{fn}: threshold must be a number, not {threshold!r}")
+    S = np.array(_check_scores(scores, vocab, fn), dtype='float64')
+    _check_frame(train, ['user','item'], fn, 'train'); _check_frame(test, ['user','item','rating'], fn, 'test')
+    S[_encode(vocab, train, fn, 'train')] = -np.inf  # rated in training: never ranked
+    u,i = _encode(vocab, test, fn, 'test')
+    both = np.isneginf(S[u, i])
+    if both.any():
+        pair = tuple(test[['user','item']].iloc[both.argmax()].tolist())
+        raise ValueError(f"{fn}: {both.sum()} test rating(s) are of (user, item) pairs rated in training, "
+                         f"the first {pair}: train and test must not share pairs")
+    rel = (test.rating >= threshold).to_numpy()
+    return S,u[rel],i[rel],min(int(k), vocab.n_items)
+
 # %% ../nbs/10a_metrics.ipynb #7a4dab0b
-def ranking_metrics(scores:np.ndarray, # (n_users, n_items) scores, higher is better
+def ranking_metrics(scores:np.ndarray, # (n_users, n_items) scores, higher is better, all finite
                     train:pd.DataFrame, # each user's training ratings: never ranked
                     test:pd.DataFrame, # held-out ratings; those >= `threshold` are the relevant items
                     vocab:Vocab,
-                    k:int=10, # length of the recommendation list
+                    k:int=10, # length of the recommendation list; above the number of items, clamped to it
                     threshold:float=4, # smallest relevant rating
                    ) -> dict: # precision, recall, ndcg, hit rate at k; map; coverage; number of users
     "Top-`k` metrics over every user with a relevant test item, ranking all items they did not rate in training."
-    S = np.array(scores, dtype='float64')
-    tr = vocab.encode(train); S[tr.user_idx.to_numpy(), tr.item_idx.to_numpy()] = -np.inf
-    te = vocab.encode(test[test.rating >= threshold])
-    users = np.unique(te.user_idx.to_numpy())
+    S,tu,ti,kk = _rank_inputs(scores, train, test, vocab, k, threshold)
+    users = np.unique(tu)
     if not len(users): raise ValueError(f"no test rating is {threshold} or more: nothing is relevant")
-    rel = np.zeros(S.shape, bool); rel[te.user_idx.to_numpy(), te.item_idx.to_numpy()] = True
-    order = np.argsort(-S[users], axis=1, kind='stable')
+    rel = np.zeros(S.shape, bool); rel[tu, ti] = True
+    order = np.argsort(-S[users], axis=1, kind='stable')  # stable: ties go to the lower item index
     hits = np.take_along_axis(rel[users], order, 1)
-    n_rel,top,disc = hits.sum(1),hits[:,:k],1/np.log2(np.arange(2, k+2))
-    idcg = np.cumsum(disc)[np.minimum(n_rel, k) - 1]
+    n_rel,top,disc = hits.sum(1),hits[:,:kk],1/np.log2(np.arange(2, kk+2))
+    idcg = np.cumsum(disc)[np.minimum(n_rel, kk) - 1]
     ap = (np.cumsum(hits, 1) * hits / np.arange(1, S.shape[1]+1)).sum(1) / n_rel
-    res = {f'precision@{k}': top.mean(1), f'recall@{k}': top.sum(1)/n_rel, f'ndcg@{k}': (top*disc).sum(1)/idcg,
+    res = {f'precision@{k}': top.sum(1)/kk, f'recall@{k}': top.sum(1)/n_rel, f'ndcg@{k}': (top*disc).sum(1)/idcg,
            'map': ap, f'hit_rate@{k}': top.any(1)}
-    cov = len(np.unique(order[:,:k]))/S.shape[1]  # share of the items in at least one top k
+    shown = order[:,:kk][np.isfinite(np.take_along_axis(S[users], order[:,:kk], 1))]  # not the training items
+    cov = len(np.unique(shown))/S.shape[1]  # share of the items in at least one top k
     return {**{m: float(x.mean()) for m,x in res.items()}, 'coverage': cov, 'users': len(users)}
