@@ -27,12 +27,17 @@ def rating_tensors(df:pd.DataFrame, # ratings: user, item, rating
                    vocab:Vocab, # the id vocabulary
                   ) -> tuple: # (x: int32 (N,2) user and item indices, y: float32 (N,) ratings)
     "Ratings of `df` as an index tensor and a target tensor."
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"ratings must be a DataFrame, not {type(df).__name__}")
     miss = {'user','item','rating'} - set(df.columns)
     if miss: raise ValueError(f"ratings frame lacks column(s) {sorted(miss)}: it needs user, item and rating")
     enc = vocab.encode(df)
     x = np.ascontiguousarray(enc[['user_idx','item_idx']].to_numpy(np.int32))  # row-major: a batch is one gather
-    x = torch.from_numpy(x)
-    return x, torch.tensor(enc.rating.to_numpy(np.float32))
+    y = pd.to_numeric(enc.rating, errors='coerce').to_numpy(np.float32)
+    if not np.isfinite(y).all():
+        i = np.flatnonzero(~np.isfinite(y))[0]
+        r,u,it = (enc[c].iloc[i:i+1].tolist()[0] for c in ('rating','user','item'))  # plain Python values
+        raise ValueError(f"ratings must be finite numbers: {r!r} for user {u!r}, item {it!r} ({(~np.isfinite(y)).sum()} bad)")
+    return torch.from_numpy(x), torch.tensor(y)
 
 # %% ../nbs/13_train.ipynb #133e191b
 class FastDL:
@@ -46,7 +51,9 @@ class FastDL:
                  device=None):
         if len(x) != len(y): raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         if x.ndim != 2 or x.shape[1] != 2: raise ValueError(f"x must have shape (N, 2), not {tuple(x.shape)}")
-        if bs < 1: raise ValueError(f"bs must be a positive integer, not {bs}")
+        if not len(y): raise ValueError("no ratings: x and y are empty")
+        if x.dtype.is_floating_point or x.dtype == torch.bool: raise TypeError(f"x must hold integer indices, not {x.dtype}")
+        if not (isinstance(bs, (int,np.integer)) and bs >= 1): raise ValueError(f"bs must be a positive integer, not {bs!r}")
         self.x,self.y,self.bs,self.shuffle,self.vocab,self.device = x,y,bs,shuffle,vocab,device
     @property
     def n(self): return len(self.y)
@@ -74,7 +81,10 @@ def fast_dls(train:pd.DataFrame, # ratings to train on: user, item, rating
             ) -> DataLoaders:
     "`DataLoaders` of a shuffled training `FastDL` and, given `valid`, an ordered one; `dls.vocab` is the vocabulary."
     for name,df in (('train',train), ('valid',valid)):
-        if df is not None and not len(df): raise ValueError(f"{name} frame is empty")
+        if df is None and name == 'valid': continue
+        if not isinstance(df, pd.DataFrame): raise TypeError(f"{name} must be a DataFrame, not {type(df).__name__}")
+        if not len(df): raise ValueError(f"{name} frame is empty")
+    if vocab is not None and not isinstance(vocab, Vocab): raise TypeError(f"vocab must be a Vocab, not {type(vocab).__name__}")
     if vocab is None: vocab = Vocab.from_ratings(pd.concat([train, valid]))
     tdl = FastDL(*rating_tensors(train, vocab), bs=bs, shuffle=True, vocab=vocab)
     if valid is None: return DataLoaders(tdl)
@@ -90,7 +100,7 @@ def scale_hparams(bs:int, # the batch size to train at
     for name,v in (('bs',bs), ('base_bs',base_bs)):
         if not (isinstance(v, (int,np.integer)) and v > 0):
             raise ValueError(f"{name} must be a positive integer, not {v!r}")
-    if lr <= 0 or wd < 0: raise ValueError(f"lr must be positive and wd non-negative, not lr={lr}, wd={wd}")
+    if not (lr > 0 and wd >= 0): raise ValueError(f"lr must be positive and wd non-negative, not lr={lr}, wd={wd}")
     k = math.sqrt(bs/base_bs)
     return dict(lr=lr*k, wd=wd*k)
 
@@ -108,7 +118,7 @@ class RowAdam(torch.optim.Optimizer):
                  wd:float=0., # decoupled weight decay: each step multiplies weights by (1 - lr*wd)
                  lazy:bool=False, # sparse gradients: update only the rows in the batch
                  fused:bool=False): # lazy updates with the compiled `row_adam_kernel` (when it builds)
-        if lr < 0 or wd < 0: raise ValueError(f"lr and wd must be non-negative, not lr={lr}, wd={wd}")
+        if not (lr >= 0 and wd >= 0): raise ValueError(f"lr and wd must be non-negative, not lr={lr}, wd={wd}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, wd=wd)); self.lazy,self.fused = lazy,fused
     @torch.no_grad()
     def step(self, closure=None):
@@ -236,6 +246,7 @@ def mse_loss(model:nn.Module, # a model taking (batch, 2) indices
              l2:float=0., # weight of `model.penalty` on the rows each rating uses
             ) -> Tensor:
     "Mean squared error of the predictions, plus `l2` times the squared rows each rating uses."
+    if yb.shape != (len(xb),): raise ValueError(f"{tuple(yb.shape)} ratings for {len(xb)} (user, item) pairs")
     if not l2: return F.mse_loss(model(xb).view(-1), yb)  # PyTorch's fused kernel: the same value, rounded its way
     res = (model(xb).view(-1) - yb)**2
     return (res + l2*model.penalty(xb[:,0], xb[:,1])).mean()
@@ -263,6 +274,24 @@ def _valid_loss(model, dl, loss):
     with torch.random.fork_rng():
         return sum(float(LOSSES[loss](model, xb, yb))*len(yb) for xb,yb in dl.new(shuffle=False))/dl.n
 
+# %% ../nbs/13_train.ipynb #f5cfd8ff
+def _posint(name, v, least=1):
+    if not (isinstance(v, (int,np.integer)) and not isinstance(v, bool) and v >= least):
+        raise ValueError(f"{name} must be an integer of at least {least}, not {v!r}")
+
+def _check_fit(dls, epochs, lr, wd, patience):
+    "Fail on bad `fit` arguments before any weights are built."
+    if not isinstance(getattr(dls, 'train', None), FastDL): raise TypeError(
+        f"dls must be `DataLoaders` of `FastDL`s (from `fast_dls`), not {type(dls).__name__}")
+    _posint('epochs', epochs)
+    if lr is not None and not (isinstance(lr, (int,float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, not {lr!r}")
+    if wd is not None and not (isinstance(wd, (int,float)) and wd >= 0 and math.isfinite(wd)):
+        raise ValueError(f"wd must be a non-negative number, not {wd!r}")
+    if patience is not None:
+        _posint('patience', patience)
+        if _valid_dl(dls) is None: raise ValueError("early stopping (`patience`) needs validation ratings")
+
 # %% ../nbs/13_train.ipynb #d8b19e86
 def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built model
         dls:DataLoaders, # from `fast_dls`; without a validation loader nothing is validated
@@ -281,16 +310,15 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
         **model_kw, # passed to `model` when it is a class
        ) -> nn.Module: # the trained model, with `.history` (one dict per epoch) and `.best_epoch`
     "Train `model` on `dls`: `RowAdam` with decoupled `wd`, one-cycle schedule, a loss from `LOSSES`, seeded."
-    if epochs < 1: raise ValueError(f"epochs must be at least 1, not {epochs}")
+    _check_fit(dls, epochs, lr, wd, patience)
     if loss not in LOSSES: raise ValueError(f"loss must be one of {list(LOSSES)}, not {loss!r}")
-    if l2 < 0: raise ValueError(f"l2 must be non-negative, not {l2}")
-    if patience is not None and patience < 1: raise ValueError(f"patience must be at least 1, not {patience}")
-    if patience is not None and _valid_dl(dls) is None:
-        raise ValueError("early stopping (`patience`) needs validation ratings")
+    if not (isinstance(l2, (int,float)) and l2 >= 0): raise ValueError(f"l2 must be a non-negative number, not {l2!r}")
     hp = scale_hparams(dls.train.bs)
     lr,wd = hp['lr'] if lr is None else lr, hp['wd'] if wd is None else wd
     torch.manual_seed(seed); np.random.seed(seed)
-    if not isinstance(model, nn.Module): model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
+    if not isinstance(model, nn.Module):
+        if dls.vocab is None: raise ValueError("a model class needs `dls.vocab` for its sizes: build `dls` with `fast_dls`")
+        model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
     if lazy or any(isinstance(m, nn.Embedding) for m in model.modules()): sparse_grads(model, on=lazy)
     opt = RowAdam(model.parameters(), lr=lr, wd=wd, lazy=lazy, fused=fused)
@@ -314,6 +342,8 @@ def _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, 
             opt.zero_grad(); l.backward(); opt.step()
             tot += l.item()*len(yb)
         opt.flush()
+        if not math.isfinite(tot): raise FloatingPointError(
+            f"training diverged: the loss is {tot} in epoch {ep}; lower lr (now {lr:g}) or check the ratings")
         secs,vl = time.perf_counter() - t0,(_valid_loss(model, vdl, loss) if vdl is not None else math.nan)
         model.history.append(dict(epoch=ep, train_loss=tot/dls.train.n, valid_loss=vl, time=secs))
         say(f"{ep:>5} {tot/dls.train.n:>11.6f} {vl:>11.6f} {secs:>7.3f}")
@@ -336,7 +366,8 @@ def solve(params:list, # leaf tensors to fit, each with `requires_grad`
     params = list(params)
     if not params or not all(isinstance(p, Tensor) and p.is_leaf and p.requires_grad for p in params):
         raise ValueError("params must be a non-empty list of leaf tensors with requires_grad=True")
-    if max_iter < 1: raise ValueError(f"max_iter must be at least 1, not {max_iter}")
+    if not callable(loss): raise TypeError(f"loss must be a function of no arguments, not {type(loss).__name__}")
+    _posint('max_iter', max_iter)
     def value():
         with torch.no_grad(): return float(loss())
     if not math.isfinite(l0 := value()): raise ValueError(f"the loss is not finite at the start ({l0})")
@@ -370,9 +401,12 @@ class Recipe:
             v = getattr(self, k)
             if not (isinstance(v, (int,np.integer)) and v >= 1):
                 raise ValueError(f"{k} must be a positive integer, not {v!r}")
-        if not self.lr > 0 or self.wd < 0 or self.l2 < 0:
+        if not (self.lr > 0 and self.wd >= 0 and self.l2 >= 0):
             raise ValueError(f"lr must be positive, wd and l2 non-negative; "
                              f"not lr={self.lr}, wd={self.wd}, l2={self.l2}")
+        yr = self.y_range
+        if yr is not None and not (len(yr) == 2 and yr[0] < yr[1]):
+            raise ValueError(f"y_range must be (low, high) with low < high, or None; not {yr!r}")
 
 # the chapter's model and loss, at a batch of 1,024 with the row penalty of notebook 04
 CHAPTER = Recipe('chapter', bs=1024, lr=0.01, wd=0.125, l2=0.05)
@@ -391,9 +425,11 @@ def fit_recipe(train:pd.DataFrame, # ratings to train on: user, item, rating
                **changes, # settings of the recipe to override, e.g. epochs=10
               ) -> DotProductBias:
     "Train a `DotProductBias` on `train` with `recipe` through `fit`."
+    if not isinstance(vocab, Vocab): raise TypeError(f"vocab must be a Vocab, not {type(vocab).__name__}")
     if isinstance(recipe, str):
         if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}: choose from {list(RECIPES)}")
         recipe = RECIPES[recipe]
+    if not isinstance(recipe, Recipe): raise TypeError(f"recipe must be a Recipe or a name, not {type(recipe).__name__}")
     bad = [k for k in changes if k not in {f.name for f in fields(Recipe)} - {'name'}]
     if bad: raise TypeError(f"unknown recipe setting {bad[0]!r}: choose from {[f.name for f in fields(Recipe)][1:]}")
     r = replace(recipe, **changes)
