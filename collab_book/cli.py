@@ -4,10 +4,12 @@
 
 # %% ../nbs/12_cli.ipynb #e2d09ab3
 from __future__ import annotations
-import argparse, sys
+import argparse, codecs, math, os, re, sys
 from dataclasses import replace
+from pathlib import Path
 import numpy as np, pandas as pd
-from .data import DataError, UnknownIdError, Vocab, load_ratings, load_split, random_split, read_csv_ratings
+from .data import (DataError, UnknownIdError, Vocab, ML100K_SPLITS, load_ratings, load_split, random_split,
+                              read_csv_ratings)
 from .train import CHAPTER, BPR, Recipe, fit_recipe
 from .metrics import model_scores, rating_metrics, ranking_metrics
 from .coldstart import MeanUser
@@ -24,8 +26,9 @@ def _data(a):
         allr = load_ratings(a.data)
         if a.split: return allr,load_split(a.split)[0]
         return allr,allr
-    r = read_csv_ratings(a.data)
+    r = read_csv_ratings(a.data, encoding=a.encoding)
     return r,r
+
 
 # %% ../nbs/12_cli.ipynb #78b250e8
 _RECIPES = dict(mse=CHAPTER, bpr=BPR)  # the recipe for each --loss
@@ -35,9 +38,20 @@ def _recipe(a) -> Recipe:
     "The recipe for `--loss`, with the settings given on the command line changed."
     return replace(_RECIPES[a.loss], **{k: getattr(a, k) for k in _FLAGS if getattr(a, k) is not None})
 
+def _check_out(out:str):
+    "Refuse an `--out` folder that could not be written, before any training."
+    p = Path(out)
+    if p.exists() and not p.is_dir(): raise FileExistsError(f"--out {out} is a file, not a folder")
+    q = next(q for q in (p, *p.parents) if q.exists())  # the nearest folder that exists
+    if not q.is_dir(): raise FileExistsError(f"--out {out}: {q.name} is a file, so no folder can be made in it")
+    if not os.access(q, os.W_OK): raise PermissionError(f"--out {out}: cannot write into {q.name or q}")
+
+
+# %% ../nbs/12_cli.ipynb #457733bb
 def cmd_train(a):
     "Train a model with the recipe for `--loss` and save it as a `Recommender` folder."
     r = _recipe(a)  # bad settings fail here, before any data is read
+    _check_out(a.out)
     allr,trn = _data(a)
     v = Vocab.from_ratings(allr)
     val = None
@@ -45,85 +59,141 @@ def cmd_train(a):
     print(f"{len(trn):,} ratings to train on; {v.n_users:,} users, {v.n_items:,} items")
     print(f"recipe {r.name}: " + ', '.join(f"{k} {getattr(r, k)}" for k in ('loss', *_FLAGS)))
     m = fit_recipe(trn, v, r, valid=val, seed=a.seed, verbose=not a.quiet, progress=not a.quiet)
-    if a.valid_pct: _show_metrics(m, v, trn, val, r.loss)
     Recommender(m, v, rated=trn, kind='rating' if r.loss == 'mse' else 'ranking').save(a.out)
-    print(f"saved to {a.out}")
+    print(f"saved to {a.out}")  # before the metrics, so nothing they could say loses the model
+    if a.valid_pct: _show_metrics(m, v, trn, val, r.loss)
+
 
 # %% ../nbs/12_cli.ipynb #f82227b3
 def _show_metrics(model, vocab, trn, tst, loss):
-    "Print rating metrics (for a rating model) and ranking metrics at 10 as a small table."
+    "Print rating metrics (for a rating model) and ranking metrics at 10 (or every item, if fewer) as a small table."
     S = model_scores(model)
-    res = {**(rating_metrics(S, tst, vocab) if loss == 'mse' else {}), **ranking_metrics(S, trn, tst, vocab)}
-    print(pd.Series(res).to_frame('value').to_string(float_format=lambda x: f"{x:.4f}"))
+    res = rating_metrics(S, tst, vocab) if loss == 'mse' else {}
+    try: res.update(ranking_metrics(S, trn, tst, vocab, k=min(10, vocab.n_items)))
+    except ValueError as e: print(f"no ranking metrics: {e}")
+    if res: print(pd.Series(res).to_frame('value').to_string(float_format=lambda x: f"{x:.4f}"))
 
 def _rated(rec:Recommender) -> pd.DataFrame:
     "The recommender's rated (user, item) pairs as a frame."
     us = [u for u,ix in rec.seen.items() for _ in ix]
     return pd.DataFrame({'user': us, 'item': rec.vocab.items[np.concatenate(list(rec.seen.values()))] if us else []})
 
+
 # %% ../nbs/12_cli.ipynb #6bf7914e
+def _is_int(ids:np.ndarray) -> bool: return np.issubdtype(ids.dtype, np.integer)
+
+def _like(df:pd.DataFrame, v:Vocab) -> pd.DataFrame:
+    "Ratings whose integer ids become strings where the vocabulary's ids are strings (as the file wrote them)."
+    return df.assign(**{c: df[c].astype(str) for c,ids in (('user', v.users), ('item', v.items))
+                        if not _is_int(ids) and pd.api.types.is_integer_dtype(df[c])})
+
 def cmd_evaluate(a):
     "Metrics of a saved model on held-out ratings: an ML-100K test split, or a CSV."
     if (a.split is None) == (a.test is None): raise ValueError("give either --split (ML-100K) or --test FILE.csv")
     rec = Recommender.load(a.model)
-    tst = load_split(a.split)[1] if a.split else read_csv_ratings(a.test)
+    tst = load_split(a.split)[1] if a.split else _like(read_csv_ratings(a.test, encoding=a.encoding), rec.vocab)
     print(f"{len(tst):,} test ratings")
     _show_metrics(rec.model, rec.vocab, _rated(rec), tst, 'mse' if rec.kind == 'rating' else 'bpr')
+
 
 # %% ../nbs/12_cli.ipynb #6d074a27
 def _table(df:pd.DataFrame) -> str: return df.to_string(index=False, float_format=lambda x: f"{x:.3f}", max_colwidth=60)
 
+def _as_id(s:str, ids:np.ndarray):
+    "The command-line id `s` as the vocabulary `ids` hold it: an integer for integer ids, else the string."
+    s = s.strip(' \t')
+    return int(s) if _is_int(ids) and re.fullmatch(r'[+-]?[0-9]+', s) else s
+
 def cmd_recommend(a):
     "Top-n unrated items for a user."
     rec = Recommender.load(a.model)
+    u = _as_id(a.user, rec.vocab.users)
     if a.cold_start: rec.strategy = MeanUser(rec.model, rec.vocab)
-    elif not np.isin(a.user, rec.vocab.users) and a.user not in rec.folded:
-        raise UnknownIdError(f"Unknown user id {a.user}: the model has no row for them; "
-                             "add --cold-start to recommend as for the average user")
-    print(_table(rec.recommend(a.user, n=a.n)))
+    elif u not in rec.folded:
+        try: rec.vocab.user_idx(u)
+        except UnknownIdError: raise UnknownIdError(f"Unknown user id {u!r}: the model has no row for them; "
+                                                    "add --cold-start to recommend as for the average user") from None
+    print(_table(rec.recommend(u, n=a.n)))
 
 def cmd_similar(a):
     "Items most similar to a title (or an item id)."
     rec = Recommender.load(a.model)
-    t = int(a.title) if a.title.isdigit() else a.title
+    t = a.title if a.title in set(rec.vocab.titles) else _as_id(a.title, rec.vocab.items)
     print(_table(rec.similar(t, n=a.n, min_count=a.min_count)))
 
+
 # %% ../nbs/12_cli.ipynb #f4e46c78
+class _Usage(Exception): "A command line that does not parse: `main` prints it as one line."
+
+class _Parser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose errors are `_Usage` exceptions instead of usage text and an exit."
+    def error(self, message): raise _Usage(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+def _arg(typ, ok, what):
+    "An argparse type: `typ(s)`, refused with a message saying it must be `what` unless finite and `ok`."
+    def f(s):
+        try: x = typ(s)
+        except ValueError: x = None
+        if x is None or not math.isfinite(x) or not ok(x): raise argparse.ArgumentTypeError(f"must be {what}, not {s!r}")
+        return x
+    return f
+
+_POS_INT,_POS = _arg(int, lambda x: x > 0, 'a positive integer'),_arg(float, lambda x: x > 0, 'a positive number')
+_NAT,_NONNEG = _arg(int, lambda x: x >= 0, 'an integer >= 0'),_arg(float, lambda x: x >= 0, 'a number >= 0')
+_PCT = _arg(float, lambda x: 0 <= x < 1, 'a fraction from 0 up to (not including) 1')
+
+
+# %% ../nbs/12_cli.ipynb #7e2c363b
+def _encoding(s):
+    try: return codecs.lookup(s).name
+    except LookupError: raise argparse.ArgumentTypeError(f"unknown encoding {s!r}") from None
+
+def _nonempty(s):
+    if not s.strip(): raise argparse.ArgumentTypeError("must not be empty")
+    return s
+
+
+# %% ../nbs/12_cli.ipynb #f43d569b
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='collab-book', description="Collaborative filtering recommenders from the shell.")
+    p = _Parser(prog='collab-book', description="Collaborative filtering recommenders from the shell.")
     sub = p.add_subparsers(dest='cmd', required=True)
     t = sub.add_parser('train', help=cmd_train.__doc__)
-    t.add_argument('--data', default='ml-100k',
+    t.add_argument('--data', default='ml-100k', type=_nonempty,
                    help="ml-100k, ml-latest-small, or a CSV of user,item,rating[,timestamp]")
-    t.add_argument('--split', help="train on this ML-100K split's base file, e.g. u1")
-    t.add_argument('--out', required=True, help="folder to save the model in")
+    t.add_argument('--split', choices=ML100K_SPLITS, help="train on this ML-100K split's base file, e.g. u1")
+    t.add_argument('--out', required=True, type=_nonempty, help="folder to save the model in")
     t.add_argument('--loss', choices=['mse', 'bpr'], default='mse', help="mse: predict ratings; bpr: rank items")
-    t.add_argument('--valid-pct', type=float, default=0., help="hold out this share of the ratings and report metrics")
-    for f,typ in (('--epochs', int), ('--lr', float), ('--wd', float), ('--l2', float), ('--bs', int),
-                  ('--n-factors', int)): t.add_argument(f, type=typ, help="default: the recipe's")
-    t.add_argument('--seed', type=int, default=42)
+    t.add_argument('--valid-pct', type=_PCT, default=0., help="hold out this share of the ratings and report metrics")
+    for f,typ in (('--epochs', _POS_INT), ('--lr', _POS), ('--wd', _NONNEG), ('--l2', _NONNEG), ('--bs', _POS_INT),
+                  ('--n-factors', _POS_INT)): t.add_argument(f, type=typ, help="default: the recipe's")
+    t.add_argument('--seed', type=_NAT, default=42)
     t.add_argument('--quiet', action='store_true', help="no epoch table or progress bar")
     e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
-    e.add_argument('--model', required=True); e.add_argument('--split'); e.add_argument('--test')
+    e.add_argument('--model', required=True); e.add_argument('--split', choices=ML100K_SPLITS); e.add_argument('--test')
     r = sub.add_parser('recommend', help=cmd_recommend.__doc__)
-    r.add_argument('--model', required=True); r.add_argument('--user', type=int, required=True)
-    r.add_argument('-n', type=int, default=10)
+    r.add_argument('--model', required=True); r.add_argument('--user', required=True, type=_nonempty)
     r.add_argument('--cold-start', action='store_true', help="give an unknown user the average user's recommendations")
     s = sub.add_parser('similar', help=cmd_similar.__doc__)
-    s.add_argument('--model', required=True); s.add_argument('--title', required=True)
-    s.add_argument('-n', type=int, default=10)
-    s.add_argument('--min-count', type=int, default=1, help="fewest known ratings a similar item needs")
+    s.add_argument('--model', required=True); s.add_argument('--title', required=True, type=_nonempty)
+    s.add_argument('--min-count', type=_POS_INT, default=1, help="fewest known ratings a similar item needs")
+    for c in (t, e): c.add_argument('--encoding', type=_encoding, default='utf-8-sig', help="of the CSV files")
+    for c in (r, s): c.add_argument('-n', type=_POS_INT, default=10, help="how many items")
     for c,f in ((t, cmd_train), (e, cmd_evaluate), (r, cmd_recommend), (s, cmd_similar)): c.set_defaults(func=f)
     return p
 
+
 # %% ../nbs/12_cli.ipynb #052f2c77
+def _say(msg, status):
+    print(' '.join(str(msg).split()), file=sys.stderr)  # one line, whatever the message holds
+    return status
+
 def main(argv=None, # arguments (default: the command line's)
-        ) -> int: # exit status
-    "Run one `collab-book` subcommand; a user error is one line on stderr and status 1."
-    a = _parser().parse_args(argv)
+        ) -> int: # exit status: 0 done, 1 a user error, 2 a usage error
+    "Run one `collab-book` subcommand; a user or usage error is one line on stderr and status 1 or 2."
+    try: a = _parser().parse_args(argv)
+    except _Usage as e: return _say(e, 2)
+    except SystemExit as e: return e.code or 0  # --help
     try: a.func(a)
-    except (DataError, UnknownIdError, FileNotFoundError, ValueError) as e:
-        msg = ' '.join(str(e).split())
-        print(f"collab-book {a.cmd}: error: {msg}", file=sys.stderr)
-        return 1
+    except (DataError, UnknownIdError, OSError, ValueError) as e: return _say(f"collab-book {a.cmd}: error: {e}", 1)
     return 0
+

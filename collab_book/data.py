@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_data.ipynb #af68e362
 from __future__ import annotations
-import csv, difflib, hashlib, os, warnings
+import csv, difflib, hashlib, io, numbers, os, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split', 'read_csv_ratings']
+__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
 
 # %% ../nbs/00_data.ipynb #3cd265c8
 class DataError(ValueError):
@@ -27,6 +27,7 @@ def _how(name): return (f"To use data offline, pass `path=` (the `{name}` folder
 
 # %% ../nbs/00_data.ipynb #2fb2c6a5
 def _dataset(name):
+    if not isinstance(name, str): raise DataError(f"A dataset is named by a string, not {name!r}")
     if name in _NAMES: name = _NAMES[name]
     if name not in DATASETS:
         raise DataError(f"Unknown dataset {name!r}: choose one of {[v[0] for v in DATASETS.values()]}")
@@ -54,41 +55,95 @@ def get_path(name:str='ml-100k', # dataset: 'ml-100k' or 'ml-latest-small'
         raise FileNotFoundError(f"Could not download {folder} ({type(e).__name__}: {e}). " + _how(folder)) from None
 
 # %% ../nbs/00_data.ipynb #c2754abf
-def _rows(fname:Path, sep, ncol, header=False, encoding='utf-8'):
-    "Rows of `fname` with their line numbers, checking each has `ncol` fields."
-    if not fname.is_file(): raise FileNotFoundError(f"{fname.name}: file not found in folder {fname.parent}")
-    if fname.stat().st_size == 0: raise DataError(f"{fname.name}: the file is empty")
-    with open(fname, newline='', encoding=encoding) as f:
-        rdr = csv.reader(f, delimiter=sep, quoting=csv.QUOTE_MINIMAL if sep==',' else csv.QUOTE_NONE)
-        rows = [(rdr.line_num, r) for r in rdr if r]
-    if header: rows = rows[1:]
+def _decode(fname:Path, encoding='utf-8-sig'):
+    "The text of `fname`; bytes that are not `encoding` are a `DataError` naming the file and the line."
+    if not fname.is_file():
+        raise FileNotFoundError(f"{fname.name}: " + ('a folder, not a file' if fname.is_dir() else
+                                                     f"file not found in folder {fname.parent}"))
+    b = fname.read_bytes()
+    if not b: raise DataError(f"{fname.name}: the file is empty")
+    try: return b.decode(encoding).removeprefix('\ufeff')  # a byte-order mark is never data
+    except LookupError: raise ValueError(f"unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError as e:
+        line = b[:e.start].count(b'\n') + 1
+        raise DataError(f"{fname.name}: line {line} is not valid {encoding} "
+                        f"(byte 0x{b[e.start]:02x}): give the file's encoding, e.g. latin-1") from None
+
+
+# %% ../nbs/00_data.ipynb #72e6cb4a
+def _table(fname:Path, sep, encoding='utf-8-sig'):
+    "Non-blank rows of `fname` as (line number, fields); a quoted field may span lines."
+    rdr = csv.reader(io.StringIO(_decode(fname, encoding), newline=''), delimiter=sep,
+                     quoting=csv.QUOTE_MINIMAL if sep==',' else csv.QUOTE_NONE)
+    out,prev = [],0
+    try:
+        for r in rdr:
+            if r and (len(r) > 1 or r[0].strip(' \t')): out.append((prev+1, r))
+            prev = rdr.line_num
+    except csv.Error as e: raise DataError(f"{fname.name}: line {prev+1} is not valid CSV ({e})") from None
+    if not out: raise DataError(f"{fname.name}: the file has only blank lines")
+    return out
+
+def _fields(fname, rows, ncol):
+    "(line numbers, rows) of the data `rows`, checking each has `ncol` fields."
     if not rows: raise DataError(f"{fname.name}: the file has no data rows")
     bad = [(n,len(r)) for n,r in rows if len(r) != ncol]
     if bad: raise DataError(f"{fname.name}: line {bad[0][0]} has {bad[0][1]} fields, expected {ncol} "
                             f"({len(bad)} bad line{'s'*(len(bad)>1)})")
     return [n for n,_ in rows], [r for _,r in rows]
 
+
+# %% ../nbs/00_data.ipynb #61b9b866
+def _rows(fname:Path, sep, ncol, header=False, encoding='utf-8-sig'):
+    "Rows of `fname` with their line numbers, after the header if there is one, checking each has `ncol` fields."
+    return _fields(fname, _table(fname, sep, encoding)[int(header):], ncol)
+
+
 # %% ../nbs/00_data.ipynb #4c3dc875
-def _numeric(fname, lines, vals, what, integer=False):
-    "`vals` as numbers, with an error naming the first missing or non-numeric one."
-    s = pd.Series(vals, dtype=str).str.strip()
+def _bad(fname, lines, bad, what, problem):
+    "A `DataError` for the first of the `bad` value indices: the file, the line, the problem and how many there are."
+    return DataError(f"{fname.name}: {what} on line {lines[bad[0]]} {problem} ({len(bad)} bad value{'s'*(len(bad)>1)})")
+
+def _numeric(fname, lines, vals, what):
+    "`vals` as float32 numbers, with an error naming the first missing or non-numeric one."
+    s = pd.Series(vals, dtype=object).str.strip(' \t')
     x = pd.to_numeric(s, errors='coerce')
-    bad = np.flatnonzero(x.isna().to_numpy() | ((x % 1 != 0).to_numpy() if integer else False))
-    if len(bad):
-        i = bad[0]; kind = 'missing' if s[i] == '' else f"{s[i]!r} is not {'an integer' if integer else 'a number'}"
-        raise DataError(f"{fname.name}: {what} on line {lines[i]} {kind} ({len(bad)} bad value{'s'*(len(bad)>1)})")
-    return x.to_numpy('int64' if integer else 'float32')
+    bad = np.flatnonzero(x.isna().to_numpy())
+    if len(bad): raise _bad(fname, lines, bad, what, 'missing' if s[bad[0]] == '' else f"{s[bad[0]]!r} is not a number")
+    return x.to_numpy('float32')
+
+
+# %% ../nbs/00_data.ipynb #29d462f0
+_INT = re.compile(r'[+-]?[0-9]+')  # an integer as a person may write it: 7, 007, +7
+_CANON = re.compile(r'-?(0|[1-9][0-9]*)')  # an integer written the one way `str(int)` writes it
+
+def _ids(fname, lines, vals, what, ids='int'):
+    "Ids of `vals`: int64 when all are integers; else an error (`ids='int'`) or the strings as written (`'auto'`)."
+    s = [v.strip(' \t') for v in vals]  # spaces around a field are layout, not part of the id
+    if bad := [i for i,v in enumerate(s) if not v]: raise _bad(fname, lines, bad, what, 'missing')
+    pat = _INT if ids == 'int' else _CANON
+    if not (bad := [i for i,v in enumerate(s) if not pat.fullmatch(v)]):
+        x = [int(v) for v in s]
+        if not (bad := [i for i,v in enumerate(x) if not -2**63 <= v < 2**63]): return np.array(x, dtype='int64')
+        if ids == 'int': raise _bad(fname, lines, bad, what, f"{s[bad[0]]} does not fit a 64-bit integer")
+    elif ids == 'int': raise _bad(fname, lines, bad, what, f"{s[bad[0]]!r} is not an integer")
+    return np.array(s, dtype=object)
+
 
 # %% ../nbs/00_data.ipynb #b1fbc005
+_DUPS = ('last', 'mean', 'raise')
+def _check_dups(dups):
+    if dups not in _DUPS: raise ValueError(f"dups must be 'raise', 'last' or 'mean', not {dups!r}")
+
 def _dedup(df, fname, dups):
     "Apply the duplicate policy `dups` to repeated (user, item) pairs."
+    _check_dups(dups)
     d = df.duplicated(['user','item'], keep=False)
     if not d.any(): return df
     pairs = df.loc[d, ['user','item']].drop_duplicates()
     msg = (f"{fname.name}: {len(pairs)} (user, item) pair{'s'*(len(pairs)>1)} rated more than once, "
            f"e.g. {list(map(tuple, pairs.head(3).to_numpy().tolist()))}")
     if dups == 'raise': raise DataError(msg)
-    if dups not in ('last','mean'): raise ValueError(f"dups must be 'raise', 'last' or 'mean', not {dups!r}")
     warnings.warn(msg + ('; kept the latest rating of each' if dups=='last' else '; kept the mean of each'))
     if dups == 'last':
         key = 'timestamp' if 'timestamp' in df else None
@@ -97,28 +152,92 @@ def _dedup(df, fname, dups):
     agg = {c:('mean' if c=='rating' else 'max' if c=='timestamp' else 'first') for c in df if c not in ('user','item')}
     return df.groupby(['user','item'], as_index=False, sort=False).agg(agg).astype({'rating':'float32'})
 
+
+# %% ../nbs/00_data.ipynb #411b94e2
+_ALIASES = dict(user=('user', 'userid', 'user_id'), item=('item', 'itemid', 'item_id', 'movie', 'movieid', 'movie_id'),
+                rating=('rating',), timestamp=('timestamp',))  # header names, compared in lower case
+_COLUMN = {a:c for c,al in _ALIASES.items() for a in al}
+
+def _header(fname, line, fields) -> list:
+    "Columns named by a header line, through `_ALIASES`: an unknown, repeated or missing name is a `DataError`."
+    names = [_COLUMN.get(f.strip(' \t').lower()) for f in fields]
+    where = f"{fname.name}: the header on line {line}"
+    if bad := [f for f,n in zip(fields, names) if n is None]:
+        raise DataError(f"{where} has unknown column name{'s'*(len(bad)>1)} {bad}: the columns are user, item, rating "
+                        "and optionally timestamp (also userId, user_id, movieId, item_id, ...; any case)")
+    if dup := [c for c in _ALIASES if names.count(c) > 1]: raise DataError(f"{where} names the {dup[0]} column twice")
+    if miss := [c for c in ('user','item','rating') if c not in names]: raise DataError(f"{where} has no {miss[0]} column")
+    return names
+
+
 # %% ../nbs/00_data.ipynb #2bb59675
-def read_ratings(fname, # a text file with one rating a line: user, item, rating[, timestamp]
-                 sep:str='\t', # field separator
-                 header:bool=False, # the first line names the columns
-                 rating_range:tuple=(1,5), # smallest and largest valid rating
-                 timestamp:bool=True, # the file has a fourth column, the time of the rating
-                 dups:str='last', # repeated pairs: 'last' keeps the latest (warns), 'mean' averages, 'raise' refuses
-                ) -> pd.DataFrame: # columns user, item, rating[, timestamp]
-    "Read a ratings file, checking every field; a bad file gets a `DataError` naming the line and the problem."
-    fname = Path(fname)
-    names = ['user','item','rating'] + ['timestamp']*timestamp
-    lines,rows = _rows(fname, sep, len(names), header)
-    cols = list(zip(*rows))
-    df = pd.DataFrame({'user': _numeric(fname, lines, cols[0], 'user id', True),
-                       'item': _numeric(fname, lines, cols[1], 'item id', True),
-                       'rating': _numeric(fname, lines, cols[2], 'rating')})
-    if timestamp: df['timestamp'] = _numeric(fname, lines, cols[3], 'timestamp', True)
+def _parse(fname, rows, names, rating_range, dups, ids) -> pd.DataFrame:
+    "Ratings from the data `rows` of `fname`, whose columns are `names`, every field checked."
+    lines,rows = _fields(fname, rows, len(names))
+    c = dict(zip(names, zip(*rows)))
+    df = pd.DataFrame({'user': _ids(fname, lines, c['user'], 'user id', ids),
+                       'item': _ids(fname, lines, c['item'], 'item id', ids),
+                       'rating': _numeric(fname, lines, c['rating'], 'rating')})
+    if 'timestamp' in c: df['timestamp'] = _ids(fname, lines, c['timestamp'], 'timestamp')
     lo,hi = rating_range
     out = np.flatnonzero(((df.rating < lo) | (df.rating > hi)).to_numpy())
     if len(out): raise DataError(f"{fname.name}: rating {df.rating[out[0]]:g} on line {lines[out[0]]} is outside "
                                  f"the range [{lo:g}, {hi:g}] ({len(out)} out-of-range rating{'s'*(len(out)>1)})")
     return _dedup(df, fname, dups).reset_index(drop=True)
+
+def _check_args(dups, ids, rating_range):
+    _check_dups(dups)
+    if ids not in ('int', 'auto'): raise ValueError(f"ids must be 'int' or 'auto', not {ids!r}")
+    if not (len(rating_range) == 2 and rating_range[0] <= rating_range[1]):
+        raise ValueError(f"rating_range must be (smallest, largest), not {rating_range!r}")
+
+
+# %% ../nbs/00_data.ipynb #2c4853bc
+def read_ratings(fname, # a text file with one rating a line: user, item, rating[, timestamp]
+                 sep:str='\t', # field separator
+                 header:bool=False, # the first line names the columns (see `read_csv_ratings` for the names)
+                 rating_range:tuple=(1,5), # smallest and largest valid rating
+                 timestamp:bool=True, # without a header: the file has a fourth column, the time of the rating
+                 dups:str='last', # repeated pairs: 'last' keeps the latest (warns), 'mean' averages, 'raise' refuses
+                 ids:str='int', # 'int': ids must be integers; 'auto': integers if all are, else strings as written
+                 encoding:str='utf-8-sig', # the file's text encoding (a byte-order mark is skipped)
+                ) -> pd.DataFrame: # columns user, item, rating[, timestamp]
+    "Read a ratings file, checking every field; a bad file gets a `DataError` naming the line and the problem."
+    _check_args(dups, ids, rating_range)
+    fname = Path(fname)
+    rows = _table(fname, sep, encoding)
+    names = _header(fname, *rows[0]) if header else ['user','item','rating'] + ['timestamp']*timestamp
+    return _parse(fname, rows[int(header):], names, rating_range, dups, ids)
+
+
+# %% ../nbs/00_data.ipynb #e8257e8a
+def _csv_names(fname, line, first) -> list|None:
+    "Columns named by the first row when it is a header (its third field is not a number), else None."
+    if len(first) not in (3, 4):
+        raise DataError(f"{fname.name}: line {line} has {len(first)} fields; expected user,item,rating[,timestamp]")
+    try: float(first[2]); return None
+    except ValueError: pass
+    if not any(f.strip(' \t').lower() in _COLUMN for f in first):
+        raise DataError(f"{fname.name}: line {line} is neither a header of known column names nor a rating "
+                        f"({first[2].strip()!r} is not a number); a header names user, item, rating[, timestamp]")
+    return _header(fname, line, first)
+
+
+# %% ../nbs/00_data.ipynb #6ca8f454
+def read_csv_ratings(fname, # CSV of user,item,rating[,timestamp] without a header, or any order with one
+                     rating_range:tuple=(0.5, 5), # smallest and largest valid rating
+                     dups:str='last', # repeated pairs, as in `read_ratings`
+                     encoding:str='utf-8-sig', # the file's text encoding (a byte-order mark is skipped)
+                    ) -> pd.DataFrame: # user, item, rating[, timestamp]
+    "Read a user's ratings CSV: columns by header name or position; ids integers if all are, else strings."
+    _check_args(dups, 'auto', rating_range)
+    fname = Path(fname)
+    if not fname.exists(): raise FileNotFoundError(f"{fname.name}: no such ratings file")
+    rows = _table(fname, ',', encoding)
+    hdr = _csv_names(fname, *rows[0])
+    names = hdr or ['user','item','rating','timestamp'][:len(rows[0][1])]
+    return _parse(fname, rows[1:] if hdr else rows, names, rating_range, dups, 'auto')
+
 
 # %% ../nbs/00_data.ipynb #7012a2d4
 def _check_path(name, path, check):
@@ -136,7 +255,7 @@ def ml100k_items(path=None, # ML-100K folder (see `get_path`)
     genres = [g for g,_ in genre_rows]
     lines,rows = _rows(p/'u.item', '|', 5+len(genres), encoding='latin-1')
     df = pd.DataFrame(rows, columns=['item','title','release_date','video_release_date','url']+genres)
-    df['item'] = _numeric(p/'u.item', lines, df.item, 'item id', True)
+    df['item'] = _ids(p/'u.item', lines, df.item, 'item id')
     df[genres] = df[genres].astype('int8')
     df['release_date'] = pd.to_datetime(df.release_date, format='%d-%b-%Y', errors='coerce')
     df['genres'] = df[genres].apply(lambda r: '|'.join(g for g in genres if r[g]), axis=1)
@@ -150,7 +269,7 @@ def ml100k_users(path=None, # ML-100K folder (see `get_path`)
     p = _check_path('ml-100k', path, check)
     lines,rows = _rows(p/'u.user', '|', 5)
     df = pd.DataFrame(rows, columns=['user','age','gender','occupation','zip'])
-    for c in ('user','age'): df[c] = _numeric(p/'u.user', lines, df[c], c, True)
+    for c in ('user','age'): df[c] = _ids(p/'u.user', lines, df[c], c)
     return df
 
 # %% ../nbs/00_data.ipynb #80eb4678
@@ -166,7 +285,7 @@ def _mlsmall_ratings(p, dups='last'):
     r = read_ratings(p/'ratings.csv', sep=',', header=True, rating_range=(0.5,5), dups=dups)
     lines,rows = _rows(p/'movies.csv', ',', 3, header=True)
     mv = pd.DataFrame(rows, columns=['item','title','genres'])
-    mv['item'] = _numeric(p/'movies.csv', lines, mv.item, 'movie id', True)
+    mv['item'] = _ids(p/'movies.csv', lines, mv.item, 'movie id')
     return r.merge(mv, on='item', how='left').fillna({'title':'(no title)', 'genres':''})
 
 # %% ../nbs/00_data.ipynb #ac00c692
@@ -176,20 +295,33 @@ def load_ratings(name:str='ml-100k', # 'ml-100k' or 'ml-latest-small'
                  dups:str='last', # duplicate policy, as in `read_ratings`
                 ) -> pd.DataFrame: # user, item, rating, timestamp, title, genres
     "All ratings of dataset `name`, with each movie's `title` and `genres`."
+    _check_dups(dups)
     folder = _dataset(name)[0]
     p = _check_path(folder, path, check)
     return _ml100k_ratings(p, dups=dups) if folder == 'ml-100k' else _mlsmall_ratings(p, dups=dups)
 
 # %% ../nbs/00_data.ipynb #d3622887
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, not {seed!r}")
+
+def _check_frac(name, x):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 < x < 1:
+        raise ValueError(f"{name} must be between 0 and 1, not {x!r}")
+
 def random_split(df:pd.DataFrame, # ratings
                  valid_pct:float=0.2, # fraction held out for validation
                  seed:int=42, # seed of the shuffle
                 ) -> tuple: # (train, valid) frames
     "Seeded random split of the rows of `df` into train and validation."
-    if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, not {valid_pct}")
-    idx = np.random.default_rng(seed).permutation(len(df))
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"random_split needs a DataFrame, not {type(df).__name__}")
+    _check_frac('valid_pct', valid_pct); _check_seed(seed)
     cut = int(round(len(df)*valid_pct))
+    if not 0 < cut < len(df):
+        raise ValueError(f"valid_pct={valid_pct} of {len(df)} ratings holds out {cut}: both sides need at least one")
+    idx = np.random.default_rng(seed).permutation(len(df))
     return df.iloc[np.sort(idx[cut:])].reset_index(drop=True), df.iloc[np.sort(idx[:cut])].reset_index(drop=True)
+
 
 # %% ../nbs/00_data.ipynb #15ca69b9
 ML100K_SPLITS = ('u1','u2','u3','u4','u5','ua','ub')
@@ -209,12 +341,24 @@ class UnknownIdError(KeyError):
     def __str__(self): return self.args[0]
 
 # %% ../nbs/00_data.ipynb #229af8a6
+def _id_array(ids, what) -> np.ndarray:
+    "`ids` as a 1-d array, each id once."
+    a = np.asarray(ids)
+    if a.dtype.kind in 'US': a = np.array(list(ids), dtype=object)  # numpy strings would drop trailing NULs
+    if a.ndim != 1: raise ValueError(f"{what} ids must be a flat list, not an array of shape {a.shape}")
+    d = pd.Series(a, dtype=object).duplicated().to_numpy()
+    if d.any():
+        x = a[d][0]
+        raise ValueError(f"{what} id {x.item() if isinstance(x, np.generic) else x!r} appears {(a == x).sum()} times: "
+                         f"each {what} id must appear once")
+    return a
+
 class Vocab:
     "Dense consecutive indices for users and items, with item titles."
     def __init__(self, users, items, titles=None):
-        self.users,self.items = np.asarray(users),np.asarray(items)
+        self.users,self.items = _id_array(users, 'user'),_id_array(items, 'item')
         self.titles = np.asarray(titles if titles is not None else [str(i) for i in self.items], dtype=object)
-        if len(self.titles) != len(self.items):
+        if self.titles.shape != self.items.shape:
             raise ValueError(f"{len(self.titles)} titles for {len(self.items)} items")
         self._u = {u:i for i,u in enumerate(self.users.tolist())}
         self._i = {t:i for i,t in enumerate(self.items.tolist())}
@@ -225,6 +369,7 @@ class Vocab:
     @property
     def n_items(self): return len(self.items)
     def __repr__(self): return f"Vocab({self.n_users} users, {self.n_items} items)"
+
 
 # %% ../nbs/00_data.ipynb #b5d787da
 def _lookup(d, keys, what):
@@ -237,12 +382,19 @@ def _lookup(d, keys, what):
     return out[0] if scalar else np.array(out, dtype='int64')
 
 # %% ../nbs/00_data.ipynb #3021b481
+def _sorted_ids(df, c):
+    if c not in df: raise ValueError(f"the ratings have no `{c}` column")
+    if n := int(df[c].isna().sum()): raise ValueError(f"{n} rating{'s'*(n>1)} have no {c} id")
+    try: return np.sort(df[c].unique())
+    except TypeError: raise ValueError(f"{c} ids mix numbers and strings: make them all one type") from None
+
 @patch(cls_method=True)
 def from_ratings(cls:Vocab, df:pd.DataFrame):
     "Vocabulary of every user and item in `df` (sorted by id), with titles where `df` has them."
-    items = np.sort(df.item.unique())
+    users,items = _sorted_ids(df, 'user'),_sorted_ids(df, 'item')
     titles = df.drop_duplicates('item').set_index('item').title.reindex(items).to_numpy() if 'title' in df else None
-    return cls(np.sort(df.user.unique()), items, titles)
+    return cls(users, items, titles)
+
 
 # %% ../nbs/00_data.ipynb #d65e987a
 @patch
@@ -282,6 +434,8 @@ def to_dict(self:Vocab):
 @patch(cls_method=True)
 def from_dict(cls:Vocab, d):
     "A vocabulary from `to_dict`'s output."
+    if not isinstance(d, dict) or not {'users','items','titles'} <= set(d):
+        raise ValueError(f"a vocabulary dict has users, items and titles, not {list(d) if isinstance(d, dict) else d!r}")
     return cls(d['users'], d['items'], d['titles'])
 
 # %% ../nbs/00_data.ipynb #433fb5b5
@@ -359,16 +513,3 @@ def foldin_split(held:pd.DataFrame, # all ratings of the held-out users
         raise ValueError(f"no held-out user has more than pool={pool} ratings: nothing would be left to test")
     first = h.groupby('user').cumcount().to_numpy() < pool
     return h[first].reset_index(drop=True),h[~first].reset_index(drop=True)
-
-# %% ../nbs/12_cli.ipynb #409f1ab6
-def read_csv_ratings(fname, # CSV of user,item,rating[,timestamp], with or without a header line
-                     rating_range:tuple=(0.5, 5), # smallest and largest valid rating
-                    ) -> pd.DataFrame: # user, item, rating[, timestamp]
-    "Read a user's ratings CSV, guessing the header and the timestamp column from the first line."
-    fname = Path(fname)
-    if not fname.is_file(): raise FileNotFoundError(f"{fname.name}: no such ratings file")
-    with open(fname, encoding='utf-8', errors='replace') as f: first = f.readline().strip().split(',')
-    if len(first) not in (3, 4):
-        raise DataError(f"{fname.name}: line 1 has {len(first)} fields; expected user,item,rating[,timestamp]")
-    header = not first[0].strip().lstrip('-').isdigit()
-    return read_ratings(fname, sep=',', header=header, rating_range=rating_range, timestamp=len(first) == 4)
