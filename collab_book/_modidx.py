@@ -56,6 +56,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'collab_book.coldstart._floats': ('bootstrapping.html#_floats', 'collab_book/coldstart.py'),
                                        'collab_book.coldstart._id': ('bootstrapping.html#_id', 'collab_book/coldstart.py'),
                                        'collab_book.coldstart._ids': ('bootstrapping.html#_ids', 'collab_book/coldstart.py'),
+                                       'collab_book.coldstart._isin': ('bootstrapping.html#_isin', 'collab_book/coldstart.py'),
                                        'collab_book.coldstart._trained_rows': ( 'bootstrapping.html#_trained_rows',
                                                                                 'collab_book/coldstart.py'),
                                        'collab_book.coldstart._user_params': ( 'bootstrapping.html#_user_params',

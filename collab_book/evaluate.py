@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 import numpy as np, pandas as pd, torch
 from torch import nn
-from .data import Vocab, load_ratings, load_split, foldin_split
+from .data import Vocab, load_ratings, load_split, foldin_split, ML100K_SPLITS
 from .train import fit_recipe, CHAPTER, BPR
-from .metrics import model_scores, popularity_scores, mean_scores, rating_metrics, ranking_metrics
+from .metrics import model_scores, popularity_scores, mean_scores, rating_metrics, ranking_metrics, _check_frame
 from .data import user_holdout
 from .recommend import fold_in_user
+from .coldstart import check_factor_model
 try: import surprise
 except ImportError: surprise = None  # Surprise's baselines need `pip install scikit-surprise`
 
@@ -25,6 +26,11 @@ def surprise_fit(algo, # an unfitted Surprise algorithm, e.g. `surprise.SVD(rand
                 ):
     "Fit a Surprise algorithm on a ratings frame."
     if surprise is None: raise ImportError("Surprise is not installed: `pip install scikit-surprise`")
+    _check_frame(train, ['user','item','rating'], 'surprise_fit', 'train')
+    if not len(train): raise ValueError("surprise_fit: the train frame is empty")
+    try: lo,hi = rating_scale; ok = bool(np.isfinite([lo, hi]).all() and lo < hi)
+    except (TypeError, ValueError): ok = False
+    if not ok: raise ValueError(f"surprise_fit: rating_scale must be (lowest, highest) with lowest < highest, not {rating_scale!r}")
     data = surprise.Dataset.load_from_df(train[['user','item','rating']], surprise.Reader(rating_scale=rating_scale))
     return algo.fit(data.build_full_trainset())
 
@@ -33,13 +39,17 @@ def surprise_scores(algo, # a fitted Surprise `BaselineOnly`, `SVD` or `SVDpp`
                     vocab:Vocab, # vocabulary whose users and items give the rows and columns
                    ) -> np.ndarray: # (n_users, n_items), clipped to the rating scale as Surprise's `predict` does
     "Surprise's prediction for every (user, item) pair at once, from the fitted parameters."
+    if surprise is None: raise ImportError("Surprise is not installed: `pip install scikit-surprise`")
+    if not isinstance(algo, (surprise.BaselineOnly, surprise.SVD, surprise.SVDpp)):
+        raise TypeError(f"surprise_scores handles Surprise's BaselineOnly, SVD and SVDpp, not {type(algo).__name__}")
+    if not hasattr(algo, 'trainset'): raise ValueError(f"surprise_scores: this {type(algo).__name__} is not fitted: use `surprise_fit`")
+    # an unbiased SVD predicts p_u.q_i alone (and nothing for unknown pairs), not mu + b_u + b_i + p_u.q_i
+    if not getattr(algo, 'biased', True): raise ValueError("surprise_scores: SVD(biased=False) is not supported")
     ts = algo.trainset
     uin,iin = {ts.to_raw_uid(k): k for k in ts.all_users()},{ts.to_raw_iid(k): k for k in ts.all_items()}
     u,i = (np.array([d.get(r, -1) for r in ids.tolist()]) for d,ids in ((uin, vocab.users), (iin, vocab.items)))
     pick = lambda a, ix: np.where((ix >= 0)[:,None] if a.ndim > 1 else ix >= 0, a[np.maximum(ix, 0)], 0.)
-    if isinstance(algo, surprise.BaselineOnly): bu,bi = algo.bu,algo.bi
-    else: bu,bi = (algo.bu,algo.bi) if getattr(algo, 'biased', True) else (np.zeros(ts.n_users), np.zeros(ts.n_items))
-    S = ts.global_mean + pick(bu, u)[:,None] + pick(bi, i)[None]
+    S = ts.global_mean + pick(algo.bu, u)[:,None] + pick(algo.bi, i)[None]
     if hasattr(algo, 'pu'):
         p = algo.pu.copy()
         if isinstance(algo, surprise.SVDpp):
@@ -64,15 +74,21 @@ MODELS = {
 }
 
 # %% ../nbs/11_evaluate.ipynb #0e6f540f
-def benchmark(splits=('u1',), # ML-100K canonical splits to run
-              models=None, # names from `MODELS`; default: all
+def benchmark(splits=('u1',), # ML-100K canonical splits to run (or one name)
+              models=None, # names from `MODELS` (or one name); default: all
               seed:int=42, # seed of every training
               path=None, # ML-100K folder (see `get_path`)
              ) -> pd.DataFrame: # one row per (split, model): rmse, mae (rating models) and the ranking metrics
     "Every model on every split, under one protocol: rating metrics on all test ratings, ranking metrics at 10."
-    models = list(MODELS) if models is None else list(models)
-    bad = [m for m in models if m not in MODELS]
-    if bad: raise ValueError(f"unknown model {bad[0]!r}: choose from {list(MODELS)}")
+    splits = [splits] if isinstance(splits, str) else list(splits)
+    models = list(MODELS) if models is None else [models] if isinstance(models, str) else list(models)
+    for what,names,known in (('split', splits, ML100K_SPLITS), ('model', models, MODELS)):
+        if not names: raise ValueError(f"benchmark: no {what}s to run: choose from {list(known)}")
+        bad = [m for m in names if m not in known]
+        if bad: raise ValueError(f"unknown {what} {bad[0]!r}: choose from {list(known)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise ValueError(f"seed must be an integer, not {seed!r}")
+    if surprise is None and any('Surprise' in m for m in models):
+        raise ImportError("Surprise's baselines need Surprise: `pip install scikit-surprise`, or leave them out of `models`")
     v,rows = Vocab.from_ratings(load_ratings(path=path)),[]
     for sp in splits:
         trn,tst = load_split(sp, path=path)
@@ -96,6 +112,7 @@ def summarize(res:pd.DataFrame, # from `benchmark`
               fmt:bool=False, # give 'mean ± std' strings instead of two numeric columns per metric
              ) -> pd.DataFrame: # one row per model, in the order they were run
     "Mean and standard deviation over `splits` of each metric, per model."
+    if not isinstance(res, pd.DataFrame): raise TypeError(f"summarize: results must be a DataFrame, not {type(res).__name__}")
     missing = [c for c in ('model', 'split', *metrics) if c not in res.columns]
     if missing: raise ValueError(f"summarize: results have no column(s) {missing}")
     if not res.split.isin(splits).any():
@@ -116,7 +133,11 @@ def foldin_scores(model:nn.Module, # trained without the held-out users
                   l2:float=0.1, # pull towards the average user
                  ) -> np.ndarray: # (n_users, n_items); rows of users not in `pool` are zero
     "Scores of every item for each user in `pool`, folded in from `n` of their ratings with the items fixed."
+    check_factor_model(model, 'foldin_scores')
     if kind not in ('ranking','rating'): raise ValueError(f"kind must be 'ranking' or 'rating', not {kind!r}")
+    _check_frame(pool, ['user','item'] + ['rating']*(kind == 'rating'), 'foldin_scores', 'pool')
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)): raise ValueError(f"n must be an integer, not {n!r}")
+    if not l2 >= 0: raise ValueError(f"l2 must be non-negative, not {l2!r}")
     fewest = pool.groupby('user').size().min() if len(pool) else 0
     if not 0 <= n <= fewest: raise ValueError(f"n must be between 0 and the smallest pool per user ({fewest}), not {n}")
     S = np.zeros((vocab.n_users, vocab.n_items))
@@ -136,8 +157,12 @@ def foldin_benchmark(ns=(0, 1, 2, 5, 10, 20), # fold-in sizes to try; 0 is the a
                      path=None, # ML-100K folder (see `get_path`)
                     ) -> pd.DataFrame: # one row per (n, model): the ranking metrics at 10
     "Ranking metrics for users held out of training, folded in from `n` of their ratings, against popularity."
-    bad = [n for n in ns if not 0 <= n <= pool]
-    if bad: raise ValueError(f"fold-in sizes must be between 0 and pool={pool}, not {bad}")
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise ValueError(f"pool must be a positive integer, not {pool!r}")
+    if not 0 < frac < 1: raise ValueError(f"frac must be between 0 and 1, not {frac}")
+    if not len(ns): raise ValueError("foldin_benchmark: no fold-in sizes to try")
+    bad = [n for n in ns if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= pool]
+    if bad: raise ValueError(f"fold-in sizes must be integers between 0 and pool={pool}, not {bad}")
     r = load_ratings(path=path); v = Vocab.from_ratings(r)
     trn,held = user_holdout(r, frac, seed=seed)
     pl,tst = foldin_split(held, pool, seed=seed)

@@ -15,6 +15,27 @@ from .data import Vocab
 # %% auto #0
 __all__ = ['RatingsDataset', 'collab_dls', 'DotProduct', 'fit_model', 'valid_mse', 'DotProductBias', 'predict', 'item_biases']
 
+# %% ../nbs/03_dot_product.ipynb #39a7917e
+def _check_sizes(**sizes):
+    "Raise unless every size is a positive integer."
+    for name,v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, not {v!r}")
+
+def _check_y_range(y_range):
+    "Raise unless `y_range` is None or (low, high) with finite low < high."
+    if y_range is None: return
+    try: lo,hi = y_range; ok = bool(np.isfinite([lo, hi]).all() and lo < hi)
+    except (TypeError, ValueError): ok = False
+    if not ok: raise ValueError(f"y_range must be None or (low, high) with low < high, not {y_range!r}")
+
+def _check_rows(model, vocab, fn):
+    "Raise unless the model's user and item factor tables have one row per id of `vocab`."
+    for what,attr,n in (('user','user_factors',vocab.n_users), ('item','item_factors',vocab.n_items)):
+        emb = getattr(model, attr, None)
+        if isinstance(emb, nn.Embedding) and emb.num_embeddings != n:
+            raise ValueError(f"{fn}: the model has {emb.num_embeddings} {what} rows but the vocabulary has {n} {what}s")
+
 # %% ../nbs/03_dot_product.ipynb #535b20be
 class RatingsDataset(torch.utils.data.Dataset):
     "Ratings as (user index, item index) inputs and float targets."
@@ -38,10 +59,15 @@ def collab_dls(train:pd.DataFrame, # ratings to train on: user, item, rating
                seed:int|None=None, # seed of the training shuffle
               ) -> DataLoaders:
     "fastai `DataLoaders` of (user index, item index) -> rating; `dls.vocab` is the id vocabulary."
+    _check_sizes(bs=bs)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an integer or None, not {seed!r}")
     for name,df in (('train',train), ('valid',valid)):
+        if not isinstance(df, pd.DataFrame): raise TypeError(f"{name} must be a pandas DataFrame, not {type(df).__name__}")
         miss = {'user','item','rating'} - set(df.columns)
         if miss: raise ValueError(f"{name} frame lacks column(s) {sorted(miss)}: it needs user, item and rating")
         if not len(df): raise ValueError(f"{name} frame is empty")
+        if df.rating.isna().any(): raise ValueError(f"{name} frame has {df.rating.isna().sum()} NaN rating(s)")
     if vocab is None: vocab = Vocab.from_ratings(pd.concat([train, valid]))
     if seed is not None: set_seed(seed)
     return DataLoaders.from_dsets(RatingsDataset(train, vocab), RatingsDataset(valid, vocab), bs=bs)
@@ -50,6 +76,7 @@ def collab_dls(train:pd.DataFrame, # ratings to train on: user, item, rating
 class DotProduct(Module):
     "Rating as the dot product of user and item factors, squashed into `y_range` when given."
     def __init__(self, n_users:int, n_items:int, n_factors:int=50, y_range:tuple|None=None):
+        _check_sizes(n_users=n_users, n_items=n_items, n_factors=n_factors); _check_y_range(y_range)
         self.user_factors,self.item_factors = Embedding(n_users, n_factors),Embedding(n_items, n_factors)
         self.y_range = y_range
     def forward(self, x):
@@ -68,9 +95,16 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
               **model_kw, # passed to `model` when it is a class, e.g. n_factors=50
              ) -> Learner: # the trained learner
     "Build `model` under `seed` and train it with `fit_one_cycle`; prints the seed and the epoch table."
+    _check_sizes(epochs=epochs)
+    if not isinstance(lr, slice) and not lr > 0: raise ValueError(f"lr must be positive, not {lr!r}")
+    if wd is not None and not wd >= 0: raise ValueError(f"wd must be non-negative or None, not {wd!r}")
+    if not (isinstance(model, nn.Module) or isinstance(model, type) and issubclass(model, nn.Module)):
+        raise TypeError(f"model must be a torch model or a model class, not {model!r}")
+    if getattr(dls, 'vocab', None) is None: raise TypeError("dls has no `vocab`: make it with `collab_dls`")
     set_seed(seed, reproducible=True)
     if not isinstance(model, nn.Module): model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
+    else: _check_rows(model, dls.vocab, 'fit_model')
     print(f"seed {seed}")
     learn = Learner(dls, model, loss_func=loss_func or MSELossFlat(), cbs=cbs)
     learn.fit_one_cycle(epochs, lr, wd=wd)
@@ -79,6 +113,8 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
 # %% ../nbs/03_dot_product.ipynb #2a806ead
 def valid_mse(learn:Learner) -> float:
     "Validation MSE of `learn` over the whole validation set, leaving the learner's recorded losses alone."
+    if not (hasattr(learn, 'model') and hasattr(learn, 'dls')):
+        raise TypeError(f"valid_mse needs a fastai `Learner`, not {type(learn).__name__}")
     m,n_inp = learn.model,learn.dls.n_inp
     was_training = m.training; m.eval()
     se,n = 0.,0
@@ -87,12 +123,14 @@ def valid_mse(learn:Learner) -> float:
             p,y = m(*b[:n_inp]).view(-1).float(),b[n_inp].view(-1).float()
             se += float(((p - y)**2).sum()); n += len(y)
     m.train(was_training)
+    if not n: raise ValueError("valid_mse: the learner has no validation ratings")
     return se / n
 
 # %% ../nbs/03_dot_product.ipynb #e49e5c79
 class DotProductBias(Module):
     "Dot product of user and item factors plus a user and an item bias, squashed into `y_range`."
     def __init__(self, n_users:int, n_items:int, n_factors:int=50, y_range:tuple|None=(0,5.5)):
+        _check_sizes(n_users=n_users, n_items=n_items, n_factors=n_factors); _check_y_range(y_range)
         self.user_factors,self.item_factors = Embedding(n_users, n_factors),Embedding(n_items, n_factors)
         self.user_bias,self.item_bias = Embedding(n_users, 1),Embedding(n_items, 1)
         self.y_range = y_range
@@ -130,7 +168,9 @@ def predict(model:nn.Module, # a trained model taking (batch, 2) indices
             titles=None, # one title or many
            ):
     "Predicted ratings for (user, item) pairs: a float for one pair, an array for many."
+    if not isinstance(model, nn.Module): raise TypeError(f"predict needs a trained torch model, not {type(model).__name__}")
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
+    _check_rows(model, vocab, 'predict')
     u = vocab.user_idx(users)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(u) == 0 and np.ndim(i) == 0
@@ -151,5 +191,7 @@ def item_biases(model:nn.Module, # a model with an item bias table (`item_bias`,
     emb = getattr(model, 'item_bias', None) or getattr(model, 'i_bias', None)
     if emb is None: raise AttributeError(f"{type(model).__name__} has no item bias table (`item_bias` or `i_bias`)")
     b = emb.weight.detach().cpu().view(-1).numpy()
+    if len(b) != vocab.n_items:
+        raise ValueError(f"item_biases: the model has {len(b)} item biases but the vocabulary has {vocab.n_items} items")
     res = pd.DataFrame({'item': vocab.items, 'title': vocab.titles, 'bias': b})
     return res.sort_values('bias', ascending=False, ignore_index=True)
