@@ -134,7 +134,8 @@ def _arg(typ, ok, what):
     def f(s):
         try: x = typ(s)
         except ValueError: x = None
-        if x is None or not math.isfinite(x) or not ok(x): raise argparse.ArgumentTypeError(f"must be {what}, not {s!r}")
+        if x is None or not math.isfinite(x) or not ok(x):
+            raise argparse.ArgumentTypeError(f"must be {what}, not {s!r}")
         return x
     return f
 

@@ -166,7 +166,8 @@ def _header(fname, line, fields) -> list:
         raise DataError(f"{where} has unknown column name{'s'*(len(bad)>1)} {bad}: the columns are user, item, rating "
                         "and optionally timestamp (also userId, user_id, movieId, item_id, ...; any case)")
     if dup := [c for c in _ALIASES if names.count(c) > 1]: raise DataError(f"{where} names the {dup[0]} column twice")
-    if miss := [c for c in ('user','item','rating') if c not in names]: raise DataError(f"{where} has no {miss[0]} column")
+    if miss := [c for c in ('user','item','rating') if c not in names]:
+        raise DataError(f"{where} has no {miss[0]} column")
     return names
 
 
@@ -435,7 +436,7 @@ def to_dict(self:Vocab):
 def from_dict(cls:Vocab, d):
     "A vocabulary from `to_dict`'s output."
     if not isinstance(d, dict) or not {'users','items','titles'} <= set(d):
-        raise ValueError(f"a vocabulary dict has users, items and titles, not {list(d) if isinstance(d, dict) else d!r}")
+        raise ValueError(f"a vocabulary dict has users, items and titles, not {list(d) if isinstance(d,dict) else d!r}")
     return cls(d['users'], d['items'], d['titles'])
 
 # %% ../nbs/00_data.ipynb #433fb5b5
