@@ -18,14 +18,23 @@ class ColdStart:
     "Base cold-start strategy: called with raw user ids, returns stand-in factors `(n, n_factors)` and biases `(n,)`."
     def __call__(self, users): raise NotImplementedError(f"{type(self).__name__} must define __call__(users)")
 
+def _floats(x, what:str) -> Tensor:
+    "`x` as a float32 CPU tensor of finite numbers, or an error naming `what`."
+    try: t = torch.as_tensor(x, dtype=torch.float32).detach().cpu()
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"{what} must be numbers, not {x!r:.40}") from None
+    if not torch.isfinite(t).all(): raise ValueError(f"{what} must be finite numbers: it holds NaN or infinity")
+    return t
+
 class FixedUser(ColdStart):
     "The same stand-in `factors` and `bias` for every cold user."
     def __init__(self, factors, # one factor vector
                  bias, # one bias
                  user=None, # the raw id of the real user they came from, if any
                 ):
-        self.factors = torch.as_tensor(factors, dtype=torch.float32).detach().cpu().reshape(-1)
-        self.bias,self.user = torch.as_tensor(bias, dtype=torch.float32).detach().cpu().reshape(()),user
+        f,b = _floats(factors, 'factors').reshape(-1),_floats(bias, 'bias')
+        if not len(f): raise ValueError("factors is empty: give one factor vector")
+        if b.numel() != 1: raise ValueError(f"bias must be one number, not {b.numel()}")
+        self.factors,self.bias,self.user = f,b.reshape(()),user
     def __call__(self, users):
         n = len(np.atleast_1d(users))
         return self.factors.expand(n, -1),self.bias.expand(n)
@@ -47,12 +56,22 @@ def check_factor_model(model:nn.Module, # a model for cold start, fold-in or rec
 
 def _id(x): return x.item() if hasattr(x, 'item') else x  # numpy scalar -> plain Python, for readable messages
 
+def _check_vocab(model, vocab):
+    "Raise unless `vocab` is a `Vocab` with as many users and items as `model` has rows (where it has tables)."
+    if not isinstance(vocab, Vocab): raise TypeError(f"vocab must be a `Vocab`, not {type(vocab).__name__}")
+    for what,n in (('user', vocab.n_users), ('item', vocab.n_items)):
+        w = getattr(getattr(model, f'{what}_factors', None), 'weight', None)  # a model without tables is not checked
+        if w is not None and w.shape[0] != n:
+            raise ValueError(f"the model has {w.shape[0]} {what} rows but the vocabulary has {n} {what}s: "
+                             "use the vocabulary the model was trained with")
+
 def _trained_rows(model, vocab, users):
     "Model rows of the raw ids `users`, or every row when `users` is None."
+    _check_vocab(model, vocab)
     if users is None: return torch.arange(model.user_factors.weight.shape[0])
-    users = np.unique(np.asarray(users)).tolist()
+    users = list(dict.fromkeys(np.atleast_1d(np.asarray(users, dtype=object)).tolist()))  # types kept: 7 is not '7'
     if not users: raise ValueError("`users` is empty: give the ids of the trained users, or None for all rows")
-    return torch.as_tensor(vocab.user_idx(users))
+    return torch.as_tensor(np.unique(vocab.user_idx(users)))
 
 # %% ../nbs/06_bootstrapping.ipynb #900465be
 class MeanUser(FixedUser):
@@ -67,6 +86,20 @@ class MeanUser(FixedUser):
             super().__init__(model.user_factors.weight[rows].mean(0), model.user_bias.weight[rows,0].mean())
 
 # %% ../nbs/06_bootstrapping.ipynb #93006f3b
+def _ids(x) -> np.ndarray:
+    "Raw ids as a 1-d array; a list mixing strings and numbers stays `object`, so 7 and '7' stay apart."
+    a = np.atleast_1d(np.asarray(x))
+    if a.ndim > 1: raise ValueError(f"users must be one id or a 1-d list of ids, not an array of shape {a.shape}")
+    if a.dtype.kind == 'U':  # numpy turns [7, 'a'] into strings: keep each id's type
+        o = np.atleast_1d(np.asarray(x, dtype=object))
+        if not all(isinstance(v, str) for v in o): a = o
+    return a
+
+def _isin(xs, ids) -> np.ndarray:
+    "Which of the ids `xs` are in `ids`, compared as Python compares them: numpy's `isin` may cast 1 to '1'."
+    s = set(np.asarray(ids, dtype=object).tolist())
+    return np.fromiter((x in s for x in np.atleast_1d(np.asarray(xs, dtype=object)).tolist()), bool)
+
 def _user_params(model, vocab, us, cold_mask, strategy):
     "Factors and biases for the raw ids `us`: trained rows where warm, `strategy`'s stand-ins where cold."
     W,B = model.user_factors.weight,model.user_bias.weight[:,0]
@@ -76,11 +109,13 @@ def _user_params(model, vocab, us, cold_mask, strategy):
         r = torch.as_tensor(vocab.user_idx(us[~cold_mask]), device=W.device)
         f[warm],b[warm] = W[r],B[r]
     if cold_mask.any():
-        uq,inv = np.unique(us[cold_mask], return_inverse=True)
-        sf,sb = strategy(uq)
+        inv,uq = pd.factorize(us[cold_mask])  # no sorting: ids of mixed types are fine
+        sf,sb = strategy(np.asarray(uq))
         if tuple(sf.shape) != (len(uq), W.shape[1]) or tuple(sb.shape) != (len(uq),):
             raise ValueError(f"strategy returned factors {tuple(sf.shape)} and biases {tuple(sb.shape)} "
                              f"for {len(uq)} users; expected ({len(uq)}, {W.shape[1]}) and ({len(uq)},)")
+        if not (torch.isfinite(sf).all() and torch.isfinite(sb).all()):
+            raise ValueError(f"strategy {type(strategy).__name__} returned NaN or infinite factors or biases")
         inv = torch.as_tensor(inv.reshape(-1))
         f[~warm],b[~warm] = sf.to(W)[inv],sb.to(B)[inv]
     return f,b
@@ -96,16 +131,17 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
                 ):
     "Like `predict`, but users without a trained row get factors and bias from `strategy`, scored by `model.score`."
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
-    if strategy is not None and not callable(strategy):
-        raise TypeError(f"strategy must be a `ColdStart` (callable on user ids), not {type(strategy).__name__}")
-    check_factor_model(model)
+    if strategy is not None and not isinstance(strategy, ColdStart):
+        raise TypeError(f"strategy must be a `ColdStart`, e.g. `MeanUser(model, vocab)`, not {type(strategy).__name__}")
+    check_factor_model(model); _check_vocab(model, vocab)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(users) == 0 and np.ndim(i) == 0
-    try: us,i = np.broadcast_arrays(np.atleast_1d(np.asarray(users)), np.atleast_1d(i))
+    us = _ids(users)
+    try: us,i = np.broadcast_arrays(us, np.atleast_1d(i))
     except ValueError:
         raise ValueError(f"{np.size(users)} users and {np.size(i)} items: "
                          "give one of either, or as many of each") from None
-    cm = ~np.isin(us, vocab.users) | (np.isin(us, np.asarray(cold)) if cold is not None else False)
+    cm = ~_isin(us, vocab.users) | (_isin(us, cold) if cold is not None else False)
     if cm.any() and strategy is None:
         bad = list(dict.fromkeys(us[cm].tolist()))
         raise UnknownIdError(f"Unknown user id {bad[0]!r}" + (f" (and {len(bad)-1} more)" if len(bad)>1 else "") +
@@ -145,6 +181,7 @@ class RepresentativeUser(FixedUser):
 # %% ../nbs/06_bootstrapping.ipynb #89f7ab39
 def _check_meta(meta, zip=False):
     "Validate user metadata: the columns, one row per user, genders M/F, numeric ages."
+    if not isinstance(meta, pd.DataFrame): raise TypeError(f"meta must be a DataFrame, not {type(meta).__name__}")
     cols = ['user','age','gender','occupation'] + ['zip']*zip
     miss = [c for c in cols if c not in meta]
     if miss: raise ValueError(f"user metadata lacks column(s) {miss}: it needs {cols}")
@@ -156,9 +193,10 @@ def _check_meta(meta, zip=False):
         raise ValueError(f"gender must be 'M' or 'F', not {meta.gender[bad].iloc[0]!r} "
                          f"(user {_id(meta.user[bad].iloc[0])!r})")
     age = pd.to_numeric(meta.age, errors='coerce')
-    if age.isna().any():
-        raise ValueError(f"age {meta.age[age.isna()].iloc[0]!r} of user {_id(meta.user[age.isna()].iloc[0])!r} "
-                         "is not a number")
+    bad = ~np.isfinite(age.to_numpy(float))
+    if bad.any():
+        raise ValueError(f"age {_id(meta.age[bad].iloc[0])!r} of user {_id(meta.user[bad].iloc[0])!r} "
+                         "is not a finite number")
     return meta.assign(age=age.astype(float))
 
 # %% ../nbs/06_bootstrapping.ipynb #35239cd5
@@ -171,8 +209,8 @@ class MetadataUser(ColdStart):
                  reg:float=1.0, # ridge penalty (not applied to the intercept)
                  zip:bool=False, # also use the zip code's first digit
                 ):
-        if not reg > 0:
-            raise ValueError(f"reg must be positive, not {reg}: "
+        if not (isinstance(reg, (int, float, np.number)) and 0 < reg < np.inf):
+            raise ValueError(f"reg must be positive and finite, not {reg!r}: "
                              "the occupation columns add up to the intercept, so the fit needs a penalty")
         check_factor_model(model)
         self.zip,self.reg,self.meta = zip,reg,_check_meta(meta, zip).set_index('user')
@@ -182,6 +220,7 @@ class MetadataUser(ColdStart):
             raise ValueError(f"no metadata for trained user id {_id(ids[~np.isin(ids, self.meta.index)][0])!r}")
         tr = self.meta.loc[ids]
         self.age_mean,self.age_std,self.occupations = tr.age.mean(),tr.age.std(),sorted(tr.occupation.unique())
+        if not self.age_std > 0: raise ValueError("the trained users' ages do not vary: fit on more users")
         x = self.features(tr)
         with torch.no_grad():
             t = torch.cat([model.user_factors.weight[rows], model.user_bias.weight[rows]], 1).double().cpu().numpy()
@@ -204,7 +243,7 @@ def features(self:MetadataUser, meta:pd.DataFrame) -> np.ndarray:
 @patch
 def __call__(self:MetadataUser, users):
     users = np.atleast_1d(np.asarray(users))
-    miss = ~np.isin(users, self.meta.index)
+    miss = ~_isin(users, self.meta.index)
     if miss.any():
         raise UnknownIdError(f"No metadata for user id {_id(users[miss][0])!r}: register it with `add` first")
     out = torch.tensor(self.features(self.meta.loc[users]) @ self.coef, dtype=torch.float32)

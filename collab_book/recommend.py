@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_recommend.ipynb #10980e84
 from __future__ import annotations
-import hashlib, json
+import hashlib, io, json, os, secrets, shutil
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
@@ -13,13 +13,13 @@ from .data import Vocab, UnknownIdError, DataError
 from . import models
 from .models import DotProductBias
 from .interpret import most_similar
-from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model
+from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model, _check_vocab, _ids, _isin
 from .train import solve
 
 # %% auto #0
 __all__ = ['Recommender', 'fold_in_user']
 
-# %% ../nbs/10_recommend.ipynb #21b9a610
+# %% ../nbs/10_recommend.ipynb #71d0f6c3
 def _py(x): return x.item() if isinstance(x, np.generic) else x  # numpy scalar -> plain Python, for dict keys and JSON
 
 def _factor_model(model):
@@ -27,6 +27,25 @@ def _factor_model(model):
     try: check_factor_model(model); return True
     except TypeError: return False
 
+def _seen(vocab, rated) -> dict:
+    "Item indices each user in the frame `rated` has rated, by raw user id."
+    if not isinstance(rated, pd.DataFrame):
+        raise TypeError(f"rated must be a DataFrame with user and item columns, not {type(rated).__name__}")
+    miss = [c for c in ('user','item') if c not in rated]
+    if miss: raise ValueError(f"rated lacks column(s) {miss}: it needs user and item")
+    enc = vocab.encode(rated[['user','item']])
+    return {_py(u): g.to_numpy() for u,g in enc.groupby('user', sort=False).item_idx}
+
+def _check_strategy(model, strategy):
+    "Raise unless `strategy` is a `ColdStart` whose stand-in (if fixed) has as many factors as `model`."
+    if not isinstance(strategy, ColdStart):
+        raise TypeError(f"strategy must be a `ColdStart`, e.g. `MeanUser(model, vocab)`, not {type(strategy).__name__}")
+    check_factor_model(model, 'a cold-start `strategy`')
+    nf = model.user_factors.weight.shape[1]
+    if isinstance(strategy, FixedUser) and len(strategy.factors) != nf:
+        raise ValueError(f"the strategy has {len(strategy.factors)} factors but the model has {nf}")
+
+# %% ../nbs/10_recommend.ipynb #21b9a610
 class Recommender:
     "A trained model with its vocabulary and users' rated items: predict, recommend, similar, fold in, save, load."
     def __init__(self, model:nn.Module, # trained model on (batch, 2) indices; factor models (`DotProductBias`) do all
@@ -35,23 +54,26 @@ class Recommender:
                  strategy:ColdStart|None=None, # unknown users' stand-ins (factor models only); None: they are an error
                  kind:str='rating', # 'rating': outputs are predicted stars; 'ranking': scores that only order items
                 ):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch `nn.Module`, not {type(model).__name__}")
         if kind not in ('rating','ranking'): raise ValueError(f"kind must be 'rating' or 'ranking', not {kind!r}")
+        _check_vocab(model, vocab)
+        if strategy is not None: _check_strategy(model, strategy)
         self.model,self.vocab,self.strategy,self.kind = model.eval(),vocab,strategy,kind
         self.factors = _factor_model(model)
-        if strategy is not None: self._need_factors('a cold-start `strategy`')
-        w = getattr(getattr(model, 'item_factors', None), 'weight', None)  # a model without item rows is not checked
-        n = None if w is None else w.shape[0]
-        if n is not None and n != vocab.n_items:
-            raise ValueError(f"the model has {n} item rows but the vocabulary has {vocab.n_items}")
-        self.folded,self.seen = {},{}  # new user -> (factors, bias); user -> item indices they rated
-        if rated is not None:
-            enc = vocab.encode(rated[['user','item']])
-            self.seen = {_py(u): g.to_numpy() for u,g in enc.groupby('user').item_idx}
+        self.folded = {}  # new user -> (factors, bias)
+        self.seen = {} if rated is None else _seen(vocab, rated)  # user -> indices of the items they rated
     def _need_factors(self, what): return check_factor_model(self.model, what)
     def __repr__(self): return (f"Recommender({type(self.model).__name__}, {self.kind}, {self.vocab.n_users} users, "
                                 f"{self.vocab.n_items} items, {len(self.folded)} folded-in users)")
 
 # %% ../nbs/10_recommend.ipynb #5600e17b
+def _hint(vocab, u) -> str:
+    "A note when the vocabulary holds the id `u` with another type: '7' is not 7."
+    alt = int(u) if isinstance(u, str) and u.strip().lstrip('-').isdigit() else str(u)
+    if type(alt) is type(u) or not _isin(alt, vocab.users)[0]: return ""
+    return f" (the vocabulary has {alt!r}: ids keep their type, and {u!r} is not {alt!r})"
+
 class _NewUsers(ColdStart):
     "Folded-in users first, then the recommender's strategy; anything else is an `UnknownIdError`."
     def __init__(self, rec): self.rec = rec
@@ -60,19 +82,20 @@ class _NewUsers(ColdStart):
         for u in np.atleast_1d(users).tolist():
             if u in self.rec.folded: f,b = self.rec.folded[u]
             elif self.rec.strategy is not None: f,b = (t[0] for t in self.rec.strategy([u]))
-            else: raise UnknownIdError(f"Unknown user id {u!r}: the model has no row for it. Fold them in from a few "
-                                       "ratings with `fold_in`, or choose a cold-start `strategy`, "
-                                       "e.g. `MeanUser(model, vocab)`")
+            else: raise UnknownIdError(f"Unknown user id {u!r}{_hint(self.rec.vocab, u)}: the model has no row for it. "
+                                       "Fold them in from a few ratings with `fold_in`, or choose a cold-start "
+                                       "`strategy`, e.g. `MeanUser(model, vocab)`")
             fs.append(f); bs.append(b)
         return torch.stack(fs),torch.stack(bs)
 
 # %% ../nbs/10_recommend.ipynb #0898cb1a
 def _forward(model, vocab, users, items=None, titles=None):
     "Predictions of a model without factor tables: `models.predict`, with an unknown user's error saying why."
-    us = np.atleast_1d(np.asarray(users))
-    unk = ~np.isin(us, vocab.users)
+    us = _ids(users)
+    unk = ~_isin(us, vocab.users)
     if unk.any():
-        raise UnknownIdError(f"Unknown user id {_py(us[unk][0])!r}: the model has no row for it, and a "
+        u = _py(us[unk][0])
+        raise UnknownIdError(f"Unknown user id {u!r}{_hint(vocab, u)}: the model has no row for it, and a "
                              f"{type(model).__name__} has no factors to fold a new user in or stand in for one")
     return models.predict(model, vocab, users, items=items, titles=titles)
 
@@ -86,6 +109,12 @@ def predict(self:Recommender, users, # one raw user id, or many; new (folded-in)
     return cold_predict(self.model, self.vocab, users, items=items, titles=titles, strategy=_NewUsers(self))
 
 # %% ../nbs/10_recommend.ipynb #4ead5ab0
+def _count(x, name:str, lo:int) -> int:
+    "`x` as an int of at least `lo`, or an error naming `name`."
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)): raise TypeError(f"{name} must be an int, not {x!r}")
+    if x < lo: raise ValueError(f"{name} must be at least {lo}, not {x}")
+    return int(x)
+
 @patch
 def scores(self:Recommender, user, # one raw user id (known, folded in, or cold with a strategy)
           ) -> np.ndarray: # one score per vocabulary item
@@ -99,21 +128,26 @@ def recommend(self:Recommender, user, # one raw user id
               exclude_rated:bool=True, # leave out the items the user already rated
              ) -> pd.DataFrame: # item, title and prediction (or score), best first
     "The `n` best-scored items for `user`, without the ones they rated."
-    if n < 1: raise ValueError(f"n must be at least 1, not {n}")
+    n = _count(n, 'n', 1)
+    if not isinstance(exclude_rated, (bool, np.bool_)):
+        raise TypeError(f"exclude_rated must be True or False, not {exclude_rated!r}")
     s,keep = self.scores(user),np.ones(self.vocab.n_items, bool)
-    if exclude_rated: keep[self.seen.get(user, [])] = False
+    if exclude_rated: keep[self.seen.get(_py(user), [])] = False
     idx = np.flatnonzero(keep)[np.argsort(-s[keep], kind='stable')[:n]]
     col = 'prediction' if self.kind == 'rating' else 'score'
     return pd.DataFrame({'item': self.vocab.items[idx], 'title': self.vocab.titles[idx], col: s[idx]})
 
 # %% ../nbs/10_recommend.ipynb #d8006333
 @patch
-def similar(self:Recommender, title, # a title, or a raw item id
+def similar(self:Recommender, title, # a title, or a raw item id (an int, or a string that is not a title)
             n:int=10, # how many items
             min_count:int=1, # fewest known ratings a candidate needs
            ) -> pd.DataFrame: # item, title, similarity; most similar first
     "Items whose factors have the highest cosine similarity with those of `title`."
     self._need_factors('`similar`')
+    n,min_count = _count(n, 'n', 1),_count(min_count, 'min_count', 0)
+    if isinstance(title, str) and not _isin(title, self.vocab.titles)[0] and _isin(title, self.vocab.items)[0]:
+        title = self.vocab.titles[self.vocab.item_idx(title)]  # a string item id: look it up by its title
     known = None
     if min_count > 1:
         idx = np.concatenate([np.asarray(v, dtype='int64') for v in self.seen.values()] or [np.zeros(0, 'int64')])
@@ -130,115 +164,272 @@ def _fold_loss(model, f, b, it, r):
     return nn.functional.softplus(s[neg][None] - s[it][:,None]).mean()
 
 
+# %% ../nbs/10_recommend.ipynb #226d2033
+def _fold_args(model, items, ratings) -> tuple:
+    "Item indices and ratings as tensors, checked: in range, each item once, finite ratings within `y_range`."
+    it,n = np.asarray(items).reshape(-1),model.item_factors.weight.shape[0]
+    if not len(it): raise ValueError("no items to fold in: give at least one rating")
+    if it.dtype.kind not in 'iu': raise TypeError(f"items must be integer indices, not {it.dtype}")
+    out = (it < 0) | (it >= n)
+    if out.any(): raise ValueError(f"item index {it[out][0]} is outside the model's items 0..{n-1}")
+    if len(np.unique(it)) < len(it): raise ValueError("an item index appears more than once: give each item once")
+    if ratings is None: return torch.as_tensor(it),None
+    try: r = np.asarray(ratings, dtype='float64').reshape(-1)
+    except (TypeError, ValueError): raise TypeError(f"ratings must be numbers, not {ratings!r:.60}") from None
+    if len(r) != len(it): raise ValueError(f"{len(it)} items for {len(r)} ratings")
+    if not np.isfinite(r).all(): raise ValueError(f"rating {r[~np.isfinite(r)][0]} is not a finite number")
+    yr = getattr(model, 'y_range', None)
+    bad = np.zeros(len(r), bool) if yr is None else (r < yr[0]) | (r > yr[1])
+    if bad.any(): raise ValueError(f"rating {r[bad][0]} is outside the model's rating range y_range={tuple(yr)}")
+    return torch.as_tensor(it),torch.as_tensor(r, dtype=torch.float32)
+
 # %% ../nbs/10_recommend.ipynb #b194f063
 def fold_in_user(model:nn.Module, # trained model with user and item factors and biases; it is not changed
-                 items, # item indices (0..n_items-1) the new user rated
-                 ratings=None, # their ratings; None: the items are positives for a ranking (BPR) model
+                 items, # item indices (0..n_items-1) the new user rated, each once
+                 ratings=None, # their ratings, within the model's `y_range`; None: positives for a ranking (BPR) model
                  l2:float=0.1, # pull towards the average user
                  max_iter:int=100, # L-BFGS iterations of `solve`
                 ) -> tuple: # (factors, bias) of the new user
     "Fit a new user's factors and bias to their ratings with every item's factors and bias held fixed."
     check_factor_model(model, 'fold-in')
+    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.number)) or not 0 <= l2 < np.inf:
+        raise ValueError(f"l2 must be a finite number of at least 0, not {l2!r}")
+    max_iter = _count(max_iter, 'max_iter', 1)
     with torch.no_grad(): f0,b0 = model.user_factors.weight.mean(0),model.user_bias.weight.mean()
-    it = torch.tensor(np.asarray(items, dtype='int64').reshape(-1), device=f0.device)
-    if not len(it): raise ValueError("no items to fold in: give at least one rating")
-    r = None if ratings is None else torch.tensor(np.asarray(ratings, dtype='float32').reshape(-1), device=f0.device)
-    if r is not None and len(r) != len(it): raise ValueError(f"{len(it)} items for {len(r)} ratings")
+    it,r = (t if t is None else t.to(f0.device) for t in _fold_args(model, items, ratings))
     f,b = f0.clone().requires_grad_(),b0.clone().requires_grad_()
     loss = lambda: _fold_loss(model, f, b, it, r) + l2*(((f - f0)**2).sum() + (b - b0)**2)
     solve([f, b], loss, max_iter=max_iter, frozen=model)  # the engine's full-batch solver
     return f.detach(),b.detach()
 
 # %% ../nbs/10_recommend.ipynb #566b6863
+def _check_new_user(vocab, user):
+    "Raise unless `user` is one id, of the type of the vocabulary's ids, without a trained row."
+    if np.ndim(user) != 0 or user is None or (isinstance(user, float) and np.isnan(user)):
+        raise TypeError(f"user must be one id (a str or an int), not {user!r}")
+    us = vocab.users
+    want = 'integers' if us.dtype.kind in 'iu' else 'strings' if all(isinstance(u, str) for u in us.tolist()) else None
+    num = isinstance(user, (int, np.integer)) and not isinstance(user, bool)
+    if (want == 'integers' and not num) or (want == 'strings' and not isinstance(user, str)):
+        raise TypeError(f"user id {user!r} is of type {type(user).__name__} but the vocabulary's user ids are {want}: "
+                        "ids keep their type, so fold in an id of the same type")
+    if _isin(user, vocab.users)[0]: raise ValueError(f"user id {user!r} already has a trained row: fold in a new id")
+
 @patch
-def fold_in(self:Recommender, user, # a new raw user id
-            items=None, # raw ids of the items they rated (give this or `titles`)
+def fold_in(self:Recommender, user, # a new raw user id, of the type of the vocabulary's ids; folding in again replaces
+            items=None, # raw ids of the items they rated, each once (give this or `titles`)
             ratings=None, # their ratings (a rating model needs them; a ranking model takes the items as positives)
             titles=None, # titles of the items they rated
             l2:float=0.1, # pull towards the average user
            ) -> Recommender:
     "Add a new user from a few ratings, with the model's items fixed; returns `self`."
     self._need_factors('`fold_in`')
-    user = _py(user)
-    if np.isin(user, self.vocab.users):
-        raise ValueError(f"user id {user!r} already has a trained row: fold in a new id")
+    user = _py(user); _check_new_user(self.vocab, user)
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     if self.kind == 'rating' and ratings is None: raise ValueError("a rating model needs the user's `ratings`")
+    if self.kind == 'ranking' and ratings is not None:
+        raise ValueError("a ranking model takes no `ratings`: the items the user chose are its positives")
     idx = np.atleast_1d(self.vocab.item_idx(items) if titles is None else self.vocab.title_idx(titles))
-    r = None if self.kind == 'ranking' else np.atleast_1d(np.asarray(ratings, dtype='float32'))
-    self.folded[user] = fold_in_user(self.model, idx, r, l2=l2)
+    d = pd.Series(idx).duplicated().to_numpy()
+    if d.any(): raise ValueError(f"item {_py(self.vocab.items[idx[d][0]])!r} ({self.vocab.titles[idx[d][0]]}) "
+                                 "is given more than once: rate each item once")
+    self.folded[user] = fold_in_user(self.model, idx, ratings, l2=l2)
     self.seen[user] = idx
     return self
 
 # %% ../nbs/10_recommend.ipynb #219e8697
 _FILES = ('model.pt', 'recommender.json')
+_FORMAT = 'collab_book.recommend/1'
 _MODELS = {'DotProductBias': DotProductBias}  # classes `load` may build, by name
 
-def _digest(cfg:dict) -> str: return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
-def _file_digest(fn) -> str: return hashlib.sha256(Path(fn).read_bytes()).hexdigest()
+def _json(x) -> str: return json.dumps(x, sort_keys=True)
+def _digest(cfg:dict) -> str: return hashlib.sha256(_json(cfg).encode()).hexdigest()
+def _sha(data:bytes) -> str: return hashlib.sha256(data).hexdigest()
+def _file_digest(fn) -> str: return _sha(Path(fn).read_bytes())
 
 def _cat(arrs) -> torch.Tensor:
     return torch.as_tensor(np.concatenate([np.asarray(a, dtype='int64') for a in arrs] or [np.zeros(0, 'int64')]))
 
+def _write(fn:Path, data:bytes):
+    "Write `data` to the file `fn` and wait until it is on disk."
+    with open(fn, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+
+# %% ../nbs/10_recommend.ipynb #a68dbb4f
+def _state(rec) -> tuple:
+    "The tensors and the config that `save` writes; refuses NaN weights and ids JSON cannot hold."
+    sd = {f'model.{k}': v.detach().cpu() for k,v in rec.model.state_dict().items()}
+    bad = [k[6:] for k,v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise ValueError(f"the model's {bad[0]} holds NaN or infinite values: refusing to save a broken model")
+    sd.update(seen_items=_cat(rec.seen.values()), seen_counts=_cat([[len(v) for v in rec.seen.values()]]))
+    if rec.folded: sd.update(folded_factors=torch.stack([f for f,_ in rec.folded.values()]).cpu(),
+                             folded_bias=torch.stack([b for _,b in rec.folded.values()]).cpu())
+    if rec.strategy is not None: sd.update(strategy_factors=rec.strategy.factors, strategy_bias=rec.strategy.bias)
+    yr = getattr(rec.model, 'y_range', None)
+    cfg = dict(format=_FORMAT, model=type(rec.model).__name__, y_range=None if yr is None else [_py(x) for x in yr],
+               kind=rec.kind, vocab=rec.vocab.to_dict(), seen_users=list(rec.seen), folded_users=list(rec.folded))
+    try: sd['config_sha256'] = torch.tensor(list(bytes.fromhex(_digest(cfg))), dtype=torch.uint8)
+    except TypeError as e: raise TypeError(f"cannot save: {e}; ids and titles must be strings or numbers") from None
+    return sd,cfg
+
+# %% ../nbs/10_recommend.ipynb #c0a38f09
+def _is_saved(path:Path) -> bool:
+    "Whether the folder `path` holds a saved recommender and nothing else, judged by its JSON's format tag."
+    if {f.name for f in path.iterdir()} - set(_FILES): return False
+    try: return json.loads((path/'recommender.json').read_text()).get('format') == _FORMAT
+    except (OSError, ValueError, AttributeError): return False
+
+def _check_target(path:Path):
+    "Refuse to save over a file, or over a folder that holds anything but a saved recommender."
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path.name} is a file: `save` writes a folder, so give the path of a new folder")
+    if path.is_dir() and any(path.iterdir()) and not _is_saved(path):
+        raise FileExistsError(f"{path.name} is a folder holding other files, not a saved recommender: "
+                              "`save` only replaces a saved recommender; give a new or empty folder")
+
+def _swap(tmp:Path, path:Path):
+    "Move the folder `tmp` to `path`; a folder already there is moved aside first, and put back if that fails."
+    old = tmp.with_name(tmp.name + '-old') if path.exists() else None
+    if old: os.replace(path, old)
+    try: os.replace(tmp, path)
+    except BaseException:
+        if old: os.replace(old, path)
+        raise
+    if old: shutil.rmtree(old, ignore_errors=True)
+
 # %% ../nbs/10_recommend.ipynb #571ef41b
+def _check_copy(rec, tmp:Path):
+    "Raise unless the folder `tmp`, read back, holds exactly what `rec` does, bit for bit."
+    try: (a,ca),(b,cb) = _state(rec),_state(Recommender.load(tmp))
+    except DataError as e: raise DataError(f"the saved copy cannot be read back ({e}); nothing was replaced") from None
+    bad = sorted(k for k in a.keys() | b.keys() if k not in a or k not in b or not torch.equal(a[k], b[k]))
+    if bad or _json(ca) != _json(cb):
+        raise DataError(f"the saved copy differs in {bad or 'its ids'} (ids of mixed types?); nothing was replaced")
+
 @patch
-def save(self:Recommender, path, # a folder; created if missing
+def save(self:Recommender, path, # a folder: new, empty, or a saved recommender, which is replaced
         ) -> Path:
-    "Write the recommender as `model.pt` (tensors only) and `recommender.json` into the folder `path`."
+    "Write `model.pt` (tensors only) and `recommender.json` into the folder `path`: all of it, or nothing."
     self._need_factors('`save`')
     name = type(self.model).__name__
     if name not in _MODELS: raise TypeError(f"cannot save a {name}: `load` can only build {list(_MODELS)}")
     if self.strategy is not None and not isinstance(self.strategy, FixedUser):
         raise TypeError(f"cannot save a {type(self.strategy).__name__} strategy; save without it and pass it to `load`")
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    sd = {f'model.{k}': v.detach().cpu() for k,v in self.model.state_dict().items()}
-    sd.update(seen_items=_cat(self.seen.values()), seen_counts=_cat([[len(v) for v in self.seen.values()]]))
-    if self.folded: sd.update(folded_factors=torch.stack([f for f,_ in self.folded.values()]),
-                              folded_bias=torch.stack([b for _,b in self.folded.values()]))
-    if self.strategy is not None: sd.update(strategy_factors=self.strategy.factors, strategy_bias=self.strategy.bias)
-    cfg = dict(format='collab_book.recommend/1', model=name,
-               y_range=list(getattr(self.model, 'y_range', None) or []) or None,
-               kind=self.kind, vocab=self.vocab.to_dict(), seen_users=list(self.seen), folded_users=list(self.folded))
-    sd['config_sha256'] = torch.tensor(list(bytes.fromhex(_digest(cfg))), dtype=torch.uint8)
-    torch.save(sd, path/'model.pt')
-    (path/'recommender.json').write_text(json.dumps({**cfg, 'model_sha256': _file_digest(path/'model.pt')}))
+    path = Path(path); _check_target(path)
+    sd,cfg = _state(self)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent/f'.{path.name}.saving-{secrets.token_hex(4)}'  # beside `path`, so renames are atomic
+    tmp.mkdir()
+    try:
+        buf = io.BytesIO(); torch.save(sd, buf); data = buf.getvalue()
+        _write(tmp/'model.pt', data)
+        _write(tmp/'recommender.json', json.dumps({**cfg, 'model_sha256': _sha(data)}).encode())
+        _check_copy(self, tmp)
+        _swap(tmp, path)
+    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
     return path
 
 # %% ../nbs/10_recommend.ipynb #733108f4
+def _torch_load(data:bytes) -> dict:
+    "The tensors in the bytes of a `model.pt`; a file that would need to unpickle objects or code is refused unread."
+    try: return torch.load(io.BytesIO(data), weights_only=True, map_location='cpu')
+    except Exception:  # torch's own message suggests `weights_only=False`: never for a file of unknown origin
+        raise DataError("model.pt holds something other than tensors (objects, code, or a damaged archive), so it was "
+                        "refused and nothing in it was run. Save the recommender again from its source") from None
+
 def _read_files(path:Path):
     "Config and tensors from a saved folder, checked: a missing, truncated or changed file is an error."
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path.name} is a file: `load` reads the folder that `save` wrote")
     for f in _FILES:
         if not (path/f).is_file(): raise FileNotFoundError(f"no saved recommender in {path.name}: {f} is missing")
     try: cfg = json.loads((path/'recommender.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"recommender.json is not valid JSON ({e}): the file is truncated or corrupt") from None
-    if not isinstance(cfg, dict) or cfg.get('format') != 'collab_book.recommend/1' or 'model_sha256' not in cfg:
+    if not isinstance(cfg, dict) or cfg.get('format') != _FORMAT or 'model_sha256' not in cfg:
         raise DataError("recommender.json is not a collab_book recommender file")
-    if _file_digest(path/'model.pt') != cfg.pop('model_sha256'):
+    data = (path/'model.pt').read_bytes()
+    if _sha(data) != cfg.pop('model_sha256'):
         raise DataError("model.pt: its SHA-256 differs from the one in recommender.json: "
                         "the file is truncated or was changed")
-    sd = torch.load(path/'model.pt', weights_only=True, map_location='cpu')
-    if not isinstance(sd, dict) or 'config_sha256' not in sd:
+    sd = _torch_load(data)
+    h = sd.pop('config_sha256', None) if isinstance(sd, dict) else None
+    if not (isinstance(h, torch.Tensor) and h.dtype == torch.uint8 and h.shape == (32,)):
         raise DataError("model.pt is not a collab_book recommender file")
-    if bytes(sd.pop('config_sha256').tolist()).hex() != _digest(cfg):
+    if bytes(h.tolist()).hex() != _digest(cfg):
         raise DataError("recommender.json was changed after saving: "
                         "its content does not match the SHA-256 stored in model.pt")
     return cfg,sd
+
+# %% ../nbs/10_recommend.ipynb #1cb92fe3
+def _bad(msg): raise DataError(f"{msg}: the saved files disagree; save the recommender again from its source")
+
+def _keys(us, what) -> set:
+    "The ids in the config's list `what`, each with its type (7 is not '7'), checked: a list of distinct ids."
+    if not isinstance(us, list) or not all(type(u) in (str, int, float) for u in us):
+        _bad(f"recommender.json's {what} is not a list of ids")
+    ks = {(type(u), u) for u in us}
+    if len(ks) < len(us): _bad(f"recommender.json lists a user twice in {what}")
+    return ks
+
+def _check_config(cfg:dict) -> Vocab:
+    "The config's vocabulary, after checking every field has the type and value `save` writes."
+    if cfg.get('model') not in _MODELS:
+        raise DataError(f"recommender.json names an unknown model class {cfg.get('model')!r}")
+    if cfg.get('kind') not in ('rating','ranking'): _bad(f"recommender.json's kind {cfg.get('kind')!r} is unknown")
+    yr = cfg.get('y_range')
+    if yr is not None and not (isinstance(yr, list) and len(yr) == 2 and all(type(x) in (int, float) for x in yr)
+                               and np.isfinite(yr).all() and yr[0] < yr[1]):
+        _bad(f"recommender.json's y_range {yr!r} is not two increasing numbers")
+    seen,folded = _keys(cfg.get('seen_users'), 'seen_users'),_keys(cfg.get('folded_users'), 'folded_users')
+    try: v = Vocab.from_dict(cfg.get('vocab'))
+    except (TypeError, ValueError, KeyError) as e: _bad(f"recommender.json's vocabulary is invalid ({e})")
+    if _json(v.to_dict()) != _json(cfg['vocab']): _bad("recommender.json's vocabulary changes when read")
+    both = folded & {(type(u), u) for u in v.users.tolist()}
+    if both: _bad(f"folded-in user {next(iter(both))[1]!r} also has a trained row")
+    return v
+
+# %% ../nbs/10_recommend.ipynb #3b5bf76b
+_WEIGHTS = ('user_factors.weight', 'item_factors.weight', 'user_bias.weight', 'item_bias.weight')
+
+def _tensor(sd, k, shape, floats=True) -> torch.Tensor:
+    "The tensor `k` of `sd`, checked: present, of `shape`, float (and finite) or integer."
+    t = sd.get(k)
+    if not isinstance(t, torch.Tensor): _bad(f"model.pt lacks the tensor {k}")
+    if tuple(t.shape) != shape: _bad(f"model.pt's {k} has shape {tuple(t.shape)} but recommender.json needs {shape}")
+    if t.is_floating_point() != floats: _bad(f"model.pt's {k} has dtype {t.dtype}")
+    if floats and not torch.isfinite(t).all(): _bad(f"model.pt's {k} holds NaN or infinite values")
+    return t
+
+def _check_tensors(cfg:dict, sd:dict, v:Vocab):
+    "Raise a `DataError` unless the tensors agree in shape with each other, the vocabulary and the users' lists."
+    uf = sd.get('model.user_factors.weight')
+    nf = uf.shape[1] if isinstance(uf, torch.Tensor) and uf.ndim == 2 else 0
+    for k,s in zip(_WEIGHTS, [(v.n_users, nf), (v.n_items, nf), (v.n_users, 1), (v.n_items, 1)]):
+        _tensor(sd, 'model.'+k, s)
+    extra = [k for k in sd if k.startswith('model.') and k[6:] not in _WEIGHTS]
+    if extra: _bad(f"model.pt has tensors the model has not: {extra}")
+    cnt = _tensor(sd, 'seen_counts', (len(cfg['seen_users']),), floats=False)
+    it = _tensor(sd, 'seen_items', (int(cnt.sum()),), floats=False)
+    if (cnt < 0).any() or ((it < 0) | (it >= v.n_items)).any(): _bad("model.pt's rated items are not in the vocabulary")
+    n = len(cfg['folded_users'])
+    if n or 'folded_factors' in sd: _tensor(sd, 'folded_factors', (n, nf)); _tensor(sd, 'folded_bias', (n,))
+    if 'strategy_factors' in sd or 'strategy_bias' in sd:
+        _tensor(sd, 'strategy_factors', (nf,)); _tensor(sd, 'strategy_bias', ())
 
 # %% ../nbs/10_recommend.ipynb #c8290d5c
 @patch(cls_method=True)
 def load(cls:Recommender, path, # a folder written by `Recommender.save`
          strategy:ColdStart|None=None, # cold-start strategy (overrides a saved one)
         ) -> Recommender:
-    "Read a recommender written by `save`, checking both files; unpickles nothing."
+    "Read a recommender written by `save`, checking both files and that they agree; unpickles nothing."
     cfg,sd = _read_files(Path(path))
-    if cfg['model'] not in _MODELS: raise DataError(f"recommender.json names an unknown model class {cfg['model']!r}")
-    w = {k[6:]: v for k,v in sd.items() if k.startswith('model.')}
+    v = _check_config(cfg); _check_tensors(cfg, sd, v)
+    w = {k[6:]: t for k,t in sd.items() if k.startswith('model.')}
     (nu,nf),ni = w['user_factors.weight'].shape,w['item_factors.weight'].shape[0]
     model = _MODELS[cfg['model']](nu, ni, n_factors=nf, y_range=tuple(cfg['y_range']) if cfg['y_range'] else None)
     model.load_state_dict(w)
     if strategy is None and 'strategy_factors' in sd: strategy = FixedUser(sd['strategy_factors'], sd['strategy_bias'])
-    rec = cls(model, Vocab.from_dict(cfg['vocab']), strategy=strategy, kind=cfg['kind'])
+    rec = cls(model, v, strategy=strategy, kind=cfg['kind'])
     rec.seen = dict(zip(cfg['seen_users'],
                         np.split(sd['seen_items'].numpy(), np.cumsum(sd['seen_counts'].numpy())[:-1])))
     rec.folded = {u: (sd['folded_factors'][k], sd['folded_bias'][k]) for k,u in enumerate(cfg['folded_users'])}
