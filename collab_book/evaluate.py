@@ -30,7 +30,8 @@ def surprise_fit(algo, # an unfitted Surprise algorithm, e.g. `surprise.SVD(rand
     if not len(train): raise ValueError("surprise_fit: the train frame is empty")
     try: lo,hi = rating_scale; ok = bool(np.isfinite([lo, hi]).all() and lo < hi)
     except (TypeError, ValueError): ok = False
-    if not ok: raise ValueError(f"surprise_fit: rating_scale must be (lowest, highest) with lowest < highest, not {rating_scale!r}")
+    if not ok: raise ValueError(f"surprise_fit: rating_scale must be (lowest, highest) with lowest < highest, "
+                                f"not {rating_scale!r}")
     data = surprise.Dataset.load_from_df(train[['user','item','rating']], surprise.Reader(rating_scale=rating_scale))
     return algo.fit(data.build_full_trainset())
 
@@ -42,7 +43,8 @@ def surprise_scores(algo, # a fitted Surprise `BaselineOnly`, `SVD` or `SVDpp`
     if surprise is None: raise ImportError("Surprise is not installed: `pip install scikit-surprise`")
     if not isinstance(algo, (surprise.BaselineOnly, surprise.SVD, surprise.SVDpp)):
         raise TypeError(f"surprise_scores handles Surprise's BaselineOnly, SVD and SVDpp, not {type(algo).__name__}")
-    if not hasattr(algo, 'trainset'): raise ValueError(f"surprise_scores: this {type(algo).__name__} is not fitted: use `surprise_fit`")
+    if not hasattr(algo, 'trainset'):
+        raise ValueError(f"surprise_scores: this {type(algo).__name__} is not fitted: use `surprise_fit`")
     # an unbiased SVD predicts p_u.q_i alone (and nothing for unknown pairs), not mu + b_u + b_i + p_u.q_i
     if not getattr(algo, 'biased', True): raise ValueError("surprise_scores: SVD(biased=False) is not supported")
     ts = algo.trainset
@@ -86,9 +88,11 @@ def benchmark(splits=('u1',), # ML-100K canonical splits to run (or one name)
         if not names: raise ValueError(f"benchmark: no {what}s to run: choose from {list(known)}")
         bad = [m for m in names if m not in known]
         if bad: raise ValueError(f"unknown {what} {bad[0]!r}: choose from {list(known)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise ValueError(f"seed must be an integer, not {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, not {seed!r}")
     if surprise is None and any('Surprise' in m for m in models):
-        raise ImportError("Surprise's baselines need Surprise: `pip install scikit-surprise`, or leave them out of `models`")
+        raise ImportError("Surprise's baselines need Surprise: `pip install scikit-surprise`, "
+                          "or leave them out of `models`")
     v,rows = Vocab.from_ratings(load_ratings(path=path)),[]
     for sp in splits:
         trn,tst = load_split(sp, path=path)
@@ -112,7 +116,8 @@ def summarize(res:pd.DataFrame, # from `benchmark`
               fmt:bool=False, # give 'mean ± std' strings instead of two numeric columns per metric
              ) -> pd.DataFrame: # one row per model, in the order they were run
     "Mean and standard deviation over `splits` of each metric, per model."
-    if not isinstance(res, pd.DataFrame): raise TypeError(f"summarize: results must be a DataFrame, not {type(res).__name__}")
+    if not isinstance(res, pd.DataFrame):
+        raise TypeError(f"summarize: results must be a DataFrame, not {type(res).__name__}")
     missing = [c for c in ('model', 'split', *metrics) if c not in res.columns]
     if missing: raise ValueError(f"summarize: results have no column(s) {missing}")
     if not res.split.isin(splits).any():

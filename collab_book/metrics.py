@@ -15,7 +15,8 @@ __all__ = ['model_scores', 'popularity_scores', 'mean_scores', 'rating_metrics',
 # %% ../nbs/10a_metrics.ipynb #080fde6a
 def _check_frame(df, cols, fn, what):
     "Raise unless `df` is a data frame with the columns `cols`."
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"{fn}: {what} must be a pandas DataFrame, not {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{fn}: {what} must be a pandas DataFrame, not {type(df).__name__}")
     miss = [c for c in cols if c not in df.columns]
     if miss: raise ValueError(f"{fn}: {what} frame lacks column(s) {miss}: it needs {', '.join(cols)}")
 
@@ -31,7 +32,8 @@ def _check_scores(scores, vocab, fn) -> np.ndarray:
         raise ValueError(f"{fn}: scores have shape {S.shape}, the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
     if S.dtype.kind not in 'iuf': raise TypeError(f"{fn}: scores must be numbers, not {S.dtype}")
     if not np.isfinite(S).all():
-        raise ValueError(f"{fn}: scores hold {(~np.isfinite(S)).sum()} NaN or infinite value(s); every score must be finite")
+        raise ValueError(f"{fn}: scores hold {(~np.isfinite(S)).sum()} NaN or infinite value(s); "
+                         "every score must be finite")
     return S
 
 # %% ../nbs/10a_metrics.ipynb #91ff9ee3

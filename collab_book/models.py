@@ -63,7 +63,8 @@ def collab_dls(train:pd.DataFrame, # ratings to train on: user, item, rating
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"seed must be an integer or None, not {seed!r}")
     for name,df in (('train',train), ('valid',valid)):
-        if not isinstance(df, pd.DataFrame): raise TypeError(f"{name} must be a pandas DataFrame, not {type(df).__name__}")
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame, not {type(df).__name__}")
         miss = {'user','item','rating'} - set(df.columns)
         if miss: raise ValueError(f"{name} frame lacks column(s) {sorted(miss)}: it needs user, item and rating")
         if not len(df): raise ValueError(f"{name} frame is empty")
@@ -168,7 +169,8 @@ def predict(model:nn.Module, # a trained model taking (batch, 2) indices
             titles=None, # one title or many
            ):
     "Predicted ratings for (user, item) pairs: a float for one pair, an array for many."
-    if not isinstance(model, nn.Module): raise TypeError(f"predict needs a trained torch model, not {type(model).__name__}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"predict needs a trained torch model, not {type(model).__name__}")
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     _check_rows(model, vocab, 'predict')
     u = vocab.user_idx(users)
@@ -192,6 +194,7 @@ def item_biases(model:nn.Module, # a model with an item bias table (`item_bias`,
     if emb is None: raise AttributeError(f"{type(model).__name__} has no item bias table (`item_bias` or `i_bias`)")
     b = emb.weight.detach().cpu().view(-1).numpy()
     if len(b) != vocab.n_items:
-        raise ValueError(f"item_biases: the model has {len(b)} item biases but the vocabulary has {vocab.n_items} items")
+        raise ValueError(f"item_biases: the model has {len(b)} item biases "
+                         f"but the vocabulary has {vocab.n_items} items")
     res = pd.DataFrame({'item': vocab.items, 'title': vocab.titles, 'bias': b})
     return res.sort_values('bias', ascending=False, ignore_index=True)
