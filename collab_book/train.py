@@ -236,6 +236,7 @@ def model_mse(model:nn.Module, # a model taking (batch, 2) indices
               dl:FastDL, # the ratings to score
              ) -> float:
     "Mean squared error of `model` over all the ratings of `dl`."
+    if not isinstance(dl, FastDL): raise TypeError(f"dl must be a FastDL, not {type(dl).__name__}")
     model.eval()
     se = sum(float(((model(xb).view(-1) - yb)**2).sum()) for xb,yb in dl.new(shuffle=False))
     return se/dl.n
@@ -253,6 +254,8 @@ def mse_loss(model:nn.Module, # a model taking (batch, 2) indices
 
 def bpr_loss(model:nn.Module, xb:Tensor, yb:Tensor, l2:float=0.) -> Tensor:
     "BPR: each rated item should outscore an item drawn uniformly at random; plus `l2` on the rows used."
+    if not hasattr(model, 'item_factors'):
+        raise TypeError(f"bpr_loss draws negative items from `item_factors`, which a {type(model).__name__} lacks")
     u,i = xb[:,0],xb[:,1]
     j = torch.randint(0, model.item_factors.weight.shape[0], (len(u),), device=xb.device)
     res = F.softplus(model(torch.stack([u, j], 1)) - model(xb))

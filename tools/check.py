@@ -124,6 +124,40 @@ def docs_and_browser():
     for r in json.loads(res.read_text()):
         report(f"browser: {r['page']} ({r['notebook']})", r['ok'], r['secs'], '\n'.join(r['problems']))
 
+MIN_BAD_INPUT = 100
+def bad_input_cases():
+    """The bad-input tests: every `test_fail` call in the notebooks must name the exception type (`exc=`) and part of the
+    message (`contains=`), and there must be at least MIN_BAD_INPUT of them; every hypothesis test (`@given`) must have
+    `@settings` with `derandomize=True` and a `max_examples`, so that CI runs a fixed, bounded set of examples."""
+    t, bad, per, props = time.time(), [], {}, 0
+    for nb in notebooks():
+        for c in json.loads(nb.read_text())['cells']:
+            src = ''.join(c['source'])
+            if c['cell_type'] != 'code' or ('test_fail' not in src and 'given' not in src): continue
+            try: tree = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('!', '%'))))
+            except SyntaxError as e: bad.append(f'{nb.name}: cell does not parse ({e.msg})'); continue
+            for x in ast.walk(tree):
+                if isinstance(x, ast.Call) and getattr(x.func, 'id', '') == 'test_fail':
+                    kw = {k.arg for k in x.keywords}
+                    if {'exc', 'contains'} <= kw: per[nb.name] = per.get(nb.name, 0) + 1
+                    else: bad.append(f"{nb.name}: test_fail without {' and '.join(sorted({'exc', 'contains'} - kw))}: "
+                                     f"{ast.get_source_segment(src, x) or ast.unparse(x)}"[:160])
+                if isinstance(x, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    decs = [d for d in x.decorator_list if isinstance(d, ast.Call)]
+                    if not any(getattr(d.func, 'id', '') == 'given' for d in decs): continue
+                    props += 1
+                    st = [d for d in decs if getattr(d.func, 'id', '') == 'settings']
+                    kws = {k.arg: k.value for d in st for k in d.keywords}
+                    if 'max_examples' not in kws or getattr(kws.get('derandomize'), 'value', None) is not True:
+                        bad.append(f'{nb.name}: hypothesis test {x.name} needs @settings(max_examples=..., derandomize=True)')
+    n = sum(per.values())
+    if n < MIN_BAD_INPUT: bad.append(f'{n} bad-input cases, fewer than {MIN_BAD_INPUT}')
+    detail = bad[:30] + [f'... and {len(bad) - 30} more'] * (len(bad) > 30)
+    print(f"      {n} bad-input cases (" + ', '.join(f'{k.split(".")[0]} {v}' for k, v in sorted(per.items())) +
+          f"); {props} property-based tests", flush=True)
+    report(f'tests: at least {MIN_BAD_INPUT} bad-input cases, each naming exception and message; property tests seeded',
+           not bad, time.time() - t, '\n'.join(detail))
+
 def notebooks():
     return [p for p in sorted((root/'nbs').rglob('*.ipynb'))
             if not any(part.startswith(('_', '.')) for part in p.relative_to(root/'nbs').parts)]
@@ -140,7 +174,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--flags', default='', help='nbdev-test flags to run, e.g. slow')
     ap.add_argument('--only', nargs='*', help='run only the checks with these keys (export, clean, readme, paths, lint, '
-                    'imports, docs, bench) and the notebooks whose names contain these')
+                    'imports, badinput, docs, bench) and the notebooks whose names contain these')
     ap.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
     ap.add_argument('--no-docs', action='store_true', help='skip the docs preview and its browser check')
     a = ap.parse_args()
@@ -154,6 +188,7 @@ if __name__ == '__main__':
     if want('paths'): no_local_paths()
     if want('lint'): library_lint()
     if want('imports'): import_graph()
+    if want('badinput'): bad_input_cases()
     if want('docs') and not a.no_docs: docs_and_browser()
     if want('bench'):
         rc, out, secs = run([sys.executable, 'tools/bench.py', '--quick'], timeout=900)
