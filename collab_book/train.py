@@ -36,7 +36,8 @@ def rating_tensors(df:pd.DataFrame, # ratings: user, item, rating
     if not np.isfinite(y).all():
         i = np.flatnonzero(~np.isfinite(y))[0]
         r,u,it = (enc[c].iloc[i:i+1].tolist()[0] for c in ('rating','user','item'))  # plain Python values
-        raise ValueError(f"ratings must be finite numbers: {r!r} for user {u!r}, item {it!r} ({(~np.isfinite(y)).sum()} bad)")
+        raise ValueError(f"ratings must be finite numbers: {r!r} for user {u!r}, item {it!r} "
+                         f"({(~np.isfinite(y)).sum()} bad)")
     return torch.from_numpy(x), torch.tensor(y)
 
 # %% ../nbs/13_train.ipynb #133e191b
@@ -52,8 +53,10 @@ class FastDL:
         if len(x) != len(y): raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         if x.ndim != 2 or x.shape[1] != 2: raise ValueError(f"x must have shape (N, 2), not {tuple(x.shape)}")
         if not len(y): raise ValueError("no ratings: x and y are empty")
-        if x.dtype.is_floating_point or x.dtype == torch.bool: raise TypeError(f"x must hold integer indices, not {x.dtype}")
-        if not (isinstance(bs, (int,np.integer)) and bs >= 1): raise ValueError(f"bs must be a positive integer, not {bs!r}")
+        if x.dtype.is_floating_point or x.dtype == torch.bool:
+            raise TypeError(f"x must hold integer indices, not {x.dtype}")
+        if not (isinstance(bs, (int,np.integer)) and bs >= 1):
+            raise ValueError(f"bs must be a positive integer, not {bs!r}")
         self.x,self.y,self.bs,self.shuffle,self.vocab,self.device = x,y,bs,shuffle,vocab,device
     @property
     def n(self): return len(self.y)
@@ -84,7 +87,8 @@ def fast_dls(train:pd.DataFrame, # ratings to train on: user, item, rating
         if df is None and name == 'valid': continue
         if not isinstance(df, pd.DataFrame): raise TypeError(f"{name} must be a DataFrame, not {type(df).__name__}")
         if not len(df): raise ValueError(f"{name} frame is empty")
-    if vocab is not None and not isinstance(vocab, Vocab): raise TypeError(f"vocab must be a Vocab, not {type(vocab).__name__}")
+    if vocab is not None and not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be a Vocab, not {type(vocab).__name__}")
     if vocab is None: vocab = Vocab.from_ratings(pd.concat([train, valid]))
     tdl = FastDL(*rating_tensors(train, vocab), bs=bs, shuffle=True, vocab=vocab)
     if valid is None: return DataLoaders(tdl)
@@ -320,7 +324,8 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
     lr,wd = hp['lr'] if lr is None else lr, hp['wd'] if wd is None else wd
     torch.manual_seed(seed); np.random.seed(seed)
     if not isinstance(model, nn.Module):
-        if dls.vocab is None: raise ValueError("a model class needs `dls.vocab` for its sizes: build `dls` with `fast_dls`")
+        if dls.vocab is None:
+            raise ValueError("a model class needs `dls.vocab` for its sizes: build `dls` with `fast_dls`")
         model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
     if lazy or any(isinstance(m, nn.Embedding) for m in model.modules()): sparse_grads(model, on=lazy)
@@ -432,7 +437,8 @@ def fit_recipe(train:pd.DataFrame, # ratings to train on: user, item, rating
     if isinstance(recipe, str):
         if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}: choose from {list(RECIPES)}")
         recipe = RECIPES[recipe]
-    if not isinstance(recipe, Recipe): raise TypeError(f"recipe must be a Recipe or a name, not {type(recipe).__name__}")
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe or a name, not {type(recipe).__name__}")
     bad = [k for k in changes if k not in {f.name for f in fields(Recipe)} - {'name'}]
     if bad: raise TypeError(f"unknown recipe setting {bad[0]!r}: choose from {[f.name for f in fields(Recipe)][1:]}")
     r = replace(recipe, **changes)
