@@ -19,6 +19,7 @@ docs: env
 
 # after editing notebooks: regenerate the library, clean the notebooks, rebuild the README
 sync: env
+	$(PY) tools/colab.py
 	.venv/bin/nbdev-export
 	.venv/bin/nbdev-clean
 	$(PY) tools/readme.py

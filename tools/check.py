@@ -174,7 +174,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--flags', default='', help='nbdev-test flags to run, e.g. slow')
     ap.add_argument('--only', nargs='*', help='run only the checks with these keys (export, clean, readme, paths, lint, '
-                    'imports, badinput, docs, bench) and the notebooks whose names contain these')
+                    'imports, badinput, colab, docs, bench) and the notebooks whose names contain these')
     ap.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
     ap.add_argument('--no-docs', action='store_true', help='skip the docs preview and its browser check')
     a = ap.parse_args()
@@ -186,6 +186,10 @@ if __name__ == '__main__':
         rc, out, secs = run([sys.executable, 'tools/readme.py', '--check'])
         report('README.md matches nbs/index.ipynb', rc == 0, secs, out)
     if want('paths'): no_local_paths()
+    if want('colab'):
+        rc, out, secs = run([sys.executable, 'tools/colab.py', '--check'])
+        report('every notebook has the Colab link and install cell for the repository in pyproject.toml (tools/colab.py)',
+               rc == 0, secs, out + '\nRun `make sync`.')
     if want('lint'): library_lint()
     if want('imports'): import_graph()
     if want('badinput'): bad_input_cases()
