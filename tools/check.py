@@ -185,6 +185,9 @@ if __name__ == '__main__':
     if want('readme'):
         rc, out, secs = run([sys.executable, 'tools/readme.py', '--check'])
         report('README.md matches nbs/index.ipynb', rc == 0, secs, out)
+        rc, out, secs = run([sys.executable, 'tools/readme.py', '--run'], timeout=600)
+        report("README's Python runs as pasted: one fresh interpreter, an empty folder (tools/readme.py --run)",
+               rc == 0, secs, out)
     if want('paths'): no_local_paths()
     if want('colab'):
         rc, out, secs = run([sys.executable, 'tools/colab.py', '--check'])
