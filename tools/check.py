@@ -1,7 +1,8 @@
 """Every check of the project, counted: library and notebooks in sync, README current, no local paths
 in committed outputs, the library's line lengths and imports (none starred or unused, and its import graph: see
 tools/imports.py), the docs preview built and every page of it checked in headless Chromium (one check per page),
-and every notebook run by `nbdev-test`. Ends with `N passed, M failed`.
+the package built and its wheel used from a fresh venv (tools/wheel_check.py), and every notebook run by
+`nbdev-test`. Ends with `N passed, M failed`.
 
     python tools/check.py [--flags slow] [--only NAME ...] [--jobs 2] [--no-docs]
     python tools/check.py --only lint imports   # just these checks (their keys: see --help)
@@ -174,7 +175,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--flags', default='', help='nbdev-test flags to run, e.g. slow')
     ap.add_argument('--only', nargs='*', help='run only the checks with these keys (export, clean, readme, paths, lint, '
-                    'imports, badinput, colab, docs, bench) and the notebooks whose names contain these')
+                    'imports, badinput, colab, docs, wheel, bench) and the notebooks whose names contain these')
     ap.add_argument('--jobs', type=int, default=2, help='notebooks run at once')
     ap.add_argument('--no-docs', action='store_true', help='skip the docs preview and its browser check')
     a = ap.parse_args()
@@ -197,6 +198,11 @@ if __name__ == '__main__':
     if want('imports'): import_graph()
     if want('badinput'): bad_input_cases()
     if want('docs') and not a.no_docs: docs_and_browser()
+    if want('wheel'):  # the wheel installed (not editable) in a fresh venv, used from outside the repository
+        try: rc, out, secs = run([sys.executable, 'tools/wheel_check.py'], timeout=600)
+        except subprocess.TimeoutExpired: rc, out, secs = 1, 'timed out after 600 s', 600
+        report('package: sdist and wheel build and pass twine check; the wheel, installed in a fresh venv, trains, '
+               'recommends, saves and loads (tools/wheel_check.py)', rc == 0, secs, out)
     if want('bench'):
         rc, out, secs = run([sys.executable, 'tools/bench.py', '--quick'], timeout=900)
         report("benchmark, quick: the fast path's MSE matches (tools/bench.py --quick)", rc == 0, secs, out)
