@@ -98,8 +98,9 @@ def main():
         dist = tmp/'dist'
         # the sdist, then the wheel built from it; with .venv's setuptools where it is new enough (no registry needed)
         try: sh([sys.executable, '-m', 'build', '--no-isolation', '--outdir', dist], root)
-        except SystemExit as e:
-            if 'Missing dependencies' not in str(e): raise
+        except SystemExit as e:  # e.g. "Unmet dependencies": setuptools too old here; a real failure fails again below
+            print('        ' + str(e).strip().splitlines()[-1][:200] + ': building in an isolated environment instead')
+            shutil.rmtree(dist, ignore_errors=True)
             sh([sys.executable, '-m', 'build', '--outdir', dist], root)  # build-system.requires from the registry
         whl = check_dists(dist)
         venv = fresh_venv(tmp, whl)
