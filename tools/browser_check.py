@@ -22,9 +22,11 @@ API_NB = '98_api.ipynb'  # the API reference: its page must name every module an
 _hidden = {'hide', 'export', 'exporti', 'default_exp'}  # nbdev drops these cells from the docs
 
 def find_chromium():
+    "`$CHROMIUM` where it names a file (CI sets it to Playwright's Chromium), else the first Chromium or Chrome on PATH."
+    if (c := os.environ.get('CHROMIUM')) and Path(c).exists(): return c
     for n in ('chromium', 'chromium-browser', 'google-chrome', 'chrome'):
         if p := shutil.which(n): return p
-    return os.environ.get('CHROMIUM') if os.environ.get('CHROMIUM') and Path(os.environ['CHROMIUM']).exists() else None
+    return None
 
 def ensure_chromium():
     "Path of a Chromium binary, installing Debian's `chromium` package where none is found."
