@@ -6,23 +6,18 @@ Docs: https://collab-book.github.io/collab_book/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #e2d09ab3
 from __future__ import annotations
-import argparse, codecs, math, os, re, sys
-from dataclasses import replace
+import argparse, codecs, json, math, os, re, sys
 from pathlib import Path
-import numpy as np, pandas as pd
-from .data import (DataError, UnknownIdError, Vocab, ML100K_SPLITS, load_ratings, load_split, random_split,
-                              read_csv_ratings)
-from .train import CHAPTER, BPR, Recipe, fit_recipe
-from .metrics import model_scores, rating_metrics, ranking_metrics
-from .coldstart import MeanUser
-from .recommend import Recommender
+from . import __version__
+
 
 # %% auto #0
-__all__ = ['cmd_train', 'cmd_evaluate', 'cmd_recommend', 'cmd_similar', 'main']
+__all__ = ['ML100K_SPLITS', 'cmd_train', 'cmd_evaluate', 'cmd_recommend', 'cmd_similar', 'cmd_quickstart', 'main']
 
 # %% ../nbs/12_cli.ipynb #6f581ce2
 def _data(a):
     "(vocabulary ratings, training ratings) for the `--data` and `--split` arguments."
+    from collab_book.data import load_ratings, load_split, read_csv_ratings
     if a.split and a.data != 'ml-100k': raise ValueError(f"--split is for ml-100k only, not {a.data}")
     if a.data in ('ml-100k', 'ml-latest-small'):
         allr = load_ratings(a.data)
@@ -33,12 +28,14 @@ def _data(a):
 
 
 # %% ../nbs/12_cli.ipynb #78b250e8
-_RECIPES = dict(mse=CHAPTER, bpr=BPR)  # the recipe for each --loss
 _FLAGS = ('epochs', 'lr', 'wd', 'l2', 'bs', 'n_factors')  # the recipe settings a flag may override
 
-def _recipe(a) -> Recipe:
+def _recipe(a):
     "The recipe for `--loss`, with the settings given on the command line changed."
-    return replace(_RECIPES[a.loss], **{k: getattr(a, k) for k in _FLAGS if getattr(a, k) is not None})
+    from dataclasses import replace
+    from collab_book.train import CHAPTER, BPR
+    return replace(dict(mse=CHAPTER, bpr=BPR)[a.loss], **{k: getattr(a, k) for k in _FLAGS
+                                                            if getattr(a, k) is not None})
 
 def _check_out(out:str):
     "Refuse an `--out` folder that could not be written, before any training."
@@ -49,79 +46,137 @@ def _check_out(out:str):
     if not os.access(q, os.W_OK): raise PermissionError(f"--out {out}: cannot write into {q.name or q}")
 
 
+# %% ../nbs/12_cli.ipynb #916e3d52
+def _text(a):
+    "How a command prints a line of text: `print`, or nothing with `--json` (stdout is for the JSON alone)."
+    return (lambda s: None) if a.json else print
+
+def _plain(x):
+    "`x` as JSON holds it: a numpy number as a Python one, NaN as null."
+    x = x.item() if hasattr(x, 'item') else x
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+def _print_json(o): print(json.dumps(o))
+
+
 # %% ../nbs/12_cli.ipynb #457733bb
-def cmd_train(a):
-    "Train a model with the recipe for `--loss` and save it as a `Recommender` folder."
+def _fit(a):
+    "Train with the recipe and data the command line `a` names: (model, vocab, train, valid, recipe)."
+    from collab_book.data import Vocab, random_split
+    from collab_book.train import fit_recipe
     r = _recipe(a)  # bad settings fail here, before any data is read
     _check_out(a.out)
     allr,trn = _data(a)
-    v = Vocab.from_ratings(allr)
-    val = None
+    v,val = Vocab.from_ratings(allr),None
     if a.valid_pct: trn,val = random_split(trn, a.valid_pct, seed=a.seed)
-    print(f"{len(trn):,} ratings to train on; {v.n_users:,} users, {v.n_items:,} items")
-    print(f"recipe {r.name}: " + ', '.join(f"{k} {getattr(r, k)}" for k in ('loss', *_FLAGS)))
-    m = fit_recipe(trn, v, r, valid=val, seed=a.seed, verbose=not a.quiet, progress=not a.quiet)
+    say = _text(a)
+    say(f"{len(trn):,} ratings to train on; {v.n_users:,} users, {v.n_items:,} items")
+    say(f"recipe {r.name}: " + ', '.join(f"{k} {getattr(r, k)}" for k in ('loss', *_FLAGS)))
+    loud = not (a.quiet or a.json)  # the epoch table; a progress bar only on a terminal, where \r redraws it
+    m = fit_recipe(trn, v, r, valid=val, seed=a.seed, verbose=loud, progress=loud and sys.stdout.isatty())
+    return m,v,trn,val,r
+
+def cmd_train(a):
+    "Train a model with the recipe for `--loss` and save it as a `Recommender` folder."
+    from dataclasses import asdict
+    from collab_book.recommend import Recommender
+    m,v,trn,val,r = _fit(a)
     Recommender(m, v, rated=trn, kind='rating' if r.loss == 'mse' else 'ranking').save(a.out)
-    print(f"saved to {a.out}")  # before the metrics, so nothing they could say loses the model
-    if a.valid_pct: _show_metrics(m, v, trn, val, r.loss)
+    _text(a)(f"saved to {a.out}")  # before the metrics, so nothing they could say loses the model
+    res = _metrics(m, v, trn, val, r.loss, a) if a.valid_pct else {}
+    if not a.json: return _show(res)
+    out = dict(saved=a.out, recipe=asdict(r), ratings=len(trn), users=v.n_users, items=v.n_items)
+    if a.valid_pct: out |= dict(valid_ratings=len(val), metrics=res)
+    _print_json(out)
 
 
 # %% ../nbs/12_cli.ipynb #f82227b3
-def _show_metrics(model, vocab, trn, tst, loss):
-    "Print rating metrics (for a rating model) and ranking metrics at 10 (or every item, if fewer) as a small table."
+def _metrics(model, vocab, trn, tst, loss, a) -> dict:
+    "Rating metrics (for a rating model) and ranking metrics at 10 (or every item, if fewer), as plain numbers."
+    from collab_book.metrics import model_scores, rating_metrics, ranking_metrics
     S = model_scores(model)
     res = rating_metrics(S, tst, vocab) if loss == 'mse' else {}
     try: res.update(ranking_metrics(S, trn, tst, vocab, k=min(10, vocab.n_items)))
-    except ValueError as e: print(f"no ranking metrics: {e}")
+    except ValueError as e: print(f"no ranking metrics: {e}", file=sys.stderr if a.json else sys.stdout)
+    return {k: _plain(v) for k,v in res.items()}
+
+def _show(res:dict):
+    "Print metrics as a small table."
+    import pandas as pd
     if res: print(pd.Series(res).to_frame('value').to_string(float_format=lambda x: f"{x:.4f}"))
 
-def _rated(rec:Recommender) -> pd.DataFrame:
+def _rated(rec) -> pd.DataFrame:
     "The recommender's rated (user, item) pairs as a frame."
+    import numpy as np, pandas as pd
     us = [u for u,ix in rec.seen.items() for _ in ix]
     return pd.DataFrame({'user': us, 'item': rec.vocab.items[np.concatenate(list(rec.seen.values()))] if us else []})
 
 
 # %% ../nbs/12_cli.ipynb #6bf7914e
-def _is_int(ids:np.ndarray) -> bool: return np.issubdtype(ids.dtype, np.integer)
+def _is_int(ids) -> bool:
+    import numpy as np
+    return np.issubdtype(ids.dtype, np.integer)
 
-def _like(df:pd.DataFrame, v:Vocab) -> pd.DataFrame:
+def _like(df:pd.DataFrame, v) -> pd.DataFrame:
     "Ratings whose integer ids become strings where the vocabulary's ids are strings (as the file wrote them)."
+    import pandas as pd
     return df.assign(**{c: df[c].astype(str) for c,ids in (('user', v.users), ('item', v.items))
                         if not _is_int(ids) and pd.api.types.is_integer_dtype(df[c])})
 
+def _load(path:str):
+    "The `Recommender` saved in the folder `path`."
+    from collab_book.recommend import Recommender
+    return Recommender.load(path)
+
 def cmd_evaluate(a):
     "Metrics of a saved model on held-out ratings: an ML-100K test split, or a CSV."
+    from collab_book.data import load_split, read_csv_ratings
     if (a.split is None) == (a.test is None): raise ValueError("give either --split (ML-100K) or --test FILE.csv")
-    rec = Recommender.load(a.model)
+    rec = _load(a.model)
     tst = load_split(a.split)[1] if a.split else _like(read_csv_ratings(a.test, encoding=a.encoding), rec.vocab)
-    print(f"{len(tst):,} test ratings")
-    _show_metrics(rec.model, rec.vocab, _rated(rec), tst, 'mse' if rec.kind == 'rating' else 'bpr')
+    _text(a)(f"{len(tst):,} test ratings")
+    res = _metrics(rec.model, rec.vocab, _rated(rec), tst, 'mse' if rec.kind == 'rating' else 'bpr', a)
+    _print_json(res) if a.json else _show(res)
 
 
 # %% ../nbs/12_cli.ipynb #6d074a27
-def _table(df:pd.DataFrame) -> str: return df.to_string(index=False, float_format=lambda x: f"{x:.3f}", max_colwidth=60)
+def _show_list(df:pd.DataFrame, a):
+    "A ranked list as a table, or with `--json` as a JSON list of rows (ids keep their types)."
+    if a.json: _print_json([{k: _plain(x) for k,x in row.items()} for row in df.to_dict('records')])
+    else: print(df.to_string(index=False, float_format=lambda x: f"{x:.3f}", max_colwidth=60))
 
-def _as_id(s:str, ids:np.ndarray):
+def _as_id(s:str, ids):
     "The command-line id `s` as the vocabulary `ids` hold it: an integer for integer ids, else the string."
     s = s.strip(' \t')
     return int(s) if _is_int(ids) and re.fullmatch(r'[+-]?[0-9]+', s) else s
 
 def cmd_recommend(a):
     "Top-n unrated items for a user."
-    rec = Recommender.load(a.model)
+    from collab_book.data import UnknownIdError
+    from collab_book.coldstart import MeanUser
+    rec = _load(a.model)
     u = _as_id(a.user, rec.vocab.users)
     if a.cold_start: rec.strategy = MeanUser(rec.model, rec.vocab)
     elif u not in rec.folded:
         try: rec.vocab.user_idx(u)
         except UnknownIdError: raise UnknownIdError(f"Unknown user id {u!r}: the model has no row for them; "
                                                     "add --cold-start to recommend as for the average user") from None
-    print(_table(rec.recommend(u, n=a.n)))
+    _show_list(rec.recommend(u, n=a.n), a)
 
 def cmd_similar(a):
     "Items most similar to a title (or an item id)."
-    rec = Recommender.load(a.model)
+    rec = _load(a.model)
     t = a.title if a.title in set(rec.vocab.titles) else _as_id(a.title, rec.vocab.items)
-    print(_table(rec.similar(t, n=a.n, min_count=a.min_count)))
+    _show_list(rec.similar(t, n=a.n, min_count=a.min_count), a)
+
+
+# %% ../nbs/12_cli.ipynb #33f066c3
+_QUICKSTART = ('recipe', 'epochs', 'lr', 'wd', 'n_factors', 'bs', 'seed', 'user', 'path', 'quiet')  # its options
+
+def cmd_quickstart(a):
+    "Train the chapter's model on ML-100K and show what it learned (what `make train` runs)."
+    from collab_book.quickstart import main
+    main(**{k: getattr(a, k) for k in _QUICKSTART})
 
 
 # %% ../nbs/12_cli.ipynb #f4e46c78
@@ -155,33 +210,76 @@ def _nonempty(s):
     if not s.strip(): raise argparse.ArgumentTypeError("must not be empty")
     return s
 
+class _Help(argparse.HelpFormatter):
+    "Help that ends an option's line with its default, where it has one to say."
+    def _get_help_string(self, act):
+        h = act.help or ''
+        if act.required or '%(default)' in h or any(act.default is x for x in (None, False, argparse.SUPPRESS)):
+            return h
+        return h + ' (default: %(default)s)'
+
+
+# %% ../nbs/12_cli.ipynb #b0f7ea31
+ML100K_SPLITS = ('u1','u2','u3','u4','u5','ua','ub')  # as in `collab_book.data` (a test checks)
+# CHAPTER's (mse, chapter) and BPR's settings, written here for the help alone (a test checks they agree): reading
+# them from `collab_book.train` would import torch and fastai, seconds that `--help` should not take
+_SETTINGS = dict(epochs=(_POS_INT, 'passes over the training ratings', 5, 40),
+                 lr=(_POS, 'peak learning rate', 0.01, 0.02), wd=(_NONNEG, 'decoupled weight decay', 0.125, 0.),
+                 l2=(_NONNEG, 'row penalty', 0.05, 0.01), bs=(_POS_INT, 'batch size', 1024, 1024),
+                 n_factors=(_POS_INT, 'latent factors per user and item', 50, 50))
+
+def _recipe_args(p, names, recipes):
+    "Add a flag for each recipe setting in `names`; its help gives the value in each of the two `recipes`."
+    for k in names:
+        typ,what,*vals = _SETTINGS[k]
+        dflt = vals[0] if vals[0] == vals[1] else ', '.join(f"{v} for {r}" for r,v in zip(recipes, vals))
+        p.add_argument('--' + k.replace('_', '-'), type=typ, help=f"{what} (default: the recipe's: {dflt})")
+
+def _quickstart_args(q):
+    q.add_argument('--recipe', choices=['chapter', 'bpr'], default='chapter', help="chapter (MSE) or bpr")
+    _recipe_args(q, ('epochs', 'lr', 'wd', 'n_factors', 'bs'), ('chapter', 'bpr'))
+    q.add_argument('--seed', type=_NAT, default=42, help="seed of the split, the weights and the shuffle")
+    q.add_argument('--user', type=int, default=1, help="user to recommend for")
+    q.add_argument('--path', type=_nonempty, metavar='DIR',
+                   help="ML-100K folder (default: $COLLAB_BOOK_DATA, else download)")
+
 
 # %% ../nbs/12_cli.ipynb #f43d569b
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog='collab-book', description="Collaborative filtering recommenders from the shell.")
-    sub = p.add_subparsers(dest='cmd', required=True)
-    t = sub.add_parser('train', help=cmd_train.__doc__)
+def _train_args(t):
     t.add_argument('--data', default='ml-100k', type=_nonempty,
                    help="ml-100k, ml-latest-small, or a CSV of user,item,rating[,timestamp]")
     t.add_argument('--split', choices=ML100K_SPLITS, help="train on this ML-100K split's base file, e.g. u1")
-    t.add_argument('--out', required=True, type=_nonempty, help="folder to save the model in")
+    t.add_argument('--out', required=True, type=_nonempty, metavar='DIR', help="folder to save the model in")
     t.add_argument('--loss', choices=['mse', 'bpr'], default='mse', help="mse: predict ratings; bpr: rank items")
-    t.add_argument('--valid-pct', type=_PCT, default=0., help="hold out this share of the ratings and report metrics")
-    for f,typ in (('--epochs', _POS_INT), ('--lr', _POS), ('--wd', _NONNEG), ('--l2', _NONNEG), ('--bs', _POS_INT),
-                  ('--n-factors', _POS_INT)): t.add_argument(f, type=typ, help="default: the recipe's")
-    t.add_argument('--seed', type=_NAT, default=42)
-    t.add_argument('--quiet', action='store_true', help="no epoch table or progress bar")
-    e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
-    e.add_argument('--model', required=True); e.add_argument('--split', choices=ML100K_SPLITS); e.add_argument('--test')
-    r = sub.add_parser('recommend', help=cmd_recommend.__doc__)
-    r.add_argument('--model', required=True); r.add_argument('--user', required=True, type=_nonempty)
-    r.add_argument('--cold-start', action='store_true', help="give an unknown user the average user's recommendations")
-    s = sub.add_parser('similar', help=cmd_similar.__doc__)
-    s.add_argument('--model', required=True); s.add_argument('--title', required=True, type=_nonempty)
-    s.add_argument('--min-count', type=_POS_INT, default=1, help="fewest known ratings a similar item needs")
+    t.add_argument('--valid-pct', type=_PCT, default=0., metavar='P',
+                   help="hold out this share of the ratings and report metrics")
+    _recipe_args(t, _FLAGS, ('mse', 'bpr'))
+    t.add_argument('--seed', type=_NAT, default=42, help="seed of the split, the weights and the shuffles")
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog='collab-book', description="Collaborative filtering recommenders from the shell.",
+                epilog="Each command has its own help: collab-book COMMAND --help", formatter_class=_Help)
+    p.add_argument('--version', action='version', version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest='cmd', required=True)
+    fs = (cmd_train, cmd_evaluate, cmd_recommend, cmd_similar, cmd_quickstart)
+    t,e,r,s,q = (sub.add_parser(f.__name__[4:], help=(d := f.__doc__.replace('`', '')), description=d,
+                                formatter_class=_Help) for f in fs)
+    _train_args(t)
+    e.add_argument('--model', required=True, metavar='DIR', help="folder of a model saved by train")
+    e.add_argument('--split', choices=ML100K_SPLITS, help="evaluate on this ML-100K split's test file, e.g. u1")
+    e.add_argument('--test', metavar='FILE', help="a CSV of held-out ratings: user,item,rating[,timestamp]")
     for c in (t, e): c.add_argument('--encoding', type=_encoding, default='utf-8-sig', help="of the CSV files")
+    r.add_argument('--model', required=True, metavar='DIR', help="folder of a model saved by train")
+    r.add_argument('--user', required=True, type=_nonempty, metavar='ID', help="a user id, as in the file")
+    r.add_argument('--cold-start', action='store_true', help="give an unknown user the average user's recommendations")
+    s.add_argument('--model', required=True, metavar='DIR', help="folder of a model saved by train")
+    s.add_argument('--title', required=True, type=_nonempty, help="a title, or an item id where there are no titles")
+    s.add_argument('--min-count', type=_POS_INT, default=1, help="fewest known ratings a similar item needs")
     for c in (r, s): c.add_argument('-n', type=_POS_INT, default=10, help="how many items")
-    for c,f in ((t, cmd_train), (e, cmd_evaluate), (r, cmd_recommend), (s, cmd_similar)): c.set_defaults(func=f)
+    _quickstart_args(q)
+    for c in (t, q): c.add_argument('--quiet', action='store_true', help="no epoch table or progress bar")
+    for c in (t, e, r, s): c.add_argument('--json', action='store_true', help="print JSON for scripts instead of text")
+    for c,f in zip((t, e, r, s, q), fs): c.set_defaults(func=f)
     return p
 
 
@@ -190,13 +288,20 @@ def _say(msg, status):
     print(' '.join(str(msg).split()), file=sys.stderr)  # one line, whatever the message holds
     return status
 
+def _user_error(e:Exception) -> bool:
+    "Whether `e` is a mistake of the user's (a bad file, id, model or folder) rather than a bug."
+    from collab_book.data import DataError, UnknownIdError
+    return isinstance(e, (DataError, UnknownIdError, OSError, ValueError))
+
 def main(argv=None, # arguments (default: the command line's)
         ) -> int: # exit status: 0 done, 1 a user error, 2 a usage error
     "Run one `collab-book` subcommand; a user or usage error is one line on stderr and status 1 or 2."
     try: a = _parser().parse_args(argv)
     except _Usage as e: return _say(e, 2)
-    except SystemExit as e: return e.code or 0  # --help
+    except SystemExit as e: return e.code or 0  # --help, --version
     try: a.func(a)
-    except (DataError, UnknownIdError, OSError, ValueError) as e: return _say(f"collab-book {a.cmd}: error: {e}", 1)
+    except Exception as e:
+        if not _user_error(e): raise
+        return _say(f"collab-book {a.cmd}: error: {e}", 1)
     return 0
 

@@ -6,37 +6,19 @@ Docs: https://collab-book.github.io/collab_book/quickstart.html.md"""
 
 # %% ../nbs/99_quickstart.ipynb #3ccaeb6f
 from __future__ import annotations
-import time
-import pandas as pd
+import sys, time
 from fastcore.script import call_parse
-from .data import Vocab, load_ratings, random_split
-from .models import item_biases
-from .train import RECIPES, fit_recipe
-from .recommend import Recommender
+
 
 # %% auto #0
 __all__ = ['quickstart', 'main']
 
-# %% ../nbs/99_quickstart.ipynb #fcc172e6
-def quickstart(recipe:str='chapter', # a name in `RECIPES`
-               seed:int=42, # seed of the split, the weights and the shuffle
-               user:int=1, # user to recommend for
-               path:str|None=None, # ML-100K folder (default: $COLLAB_BOOK_DATA, else download)
-               progress:bool=True, # progress bar over the batches
-               **changes, # recipe settings to override, e.g. epochs=10
-              ) -> Recommender:
-    "Train `DotProductBias` on ML-100K and print the epoch table, RMSE, extreme biases and recommendations."
-    if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}: choose from {list(RECIPES)}")
-    t0 = time.time()
-    ratings = load_ratings('ml-100k', path)
-    vocab,(trn,val) = Vocab.from_ratings(ratings),random_split(ratings, 0.2, seed)
-    print(f"ML-100K: {len(trn):,} training and {len(val):,} validation ratings; "
-          f"{vocab.n_users} users, {vocab.n_items} movies")
-    r = RECIPES[recipe]
-    print(f"recipe {r.name!r}: " + ', '.join(f"{k}={v}" for k,v in {**vars(r), **changes}.items() if k != 'name'))
-    model = fit_recipe(trn, vocab, recipe, valid=val, seed=seed, verbose=True, progress=progress, **changes)
-    mse = model.history[-1]['valid_loss']
-    print(f"\nvalidation MSE {mse:.4f}, RMSE {mse**0.5:.4f}")
+# %% ../nbs/99_quickstart.ipynb #90473e9f
+def _report(model, vocab, trn, user) -> Recommender:
+    "Print the movies with the highest and lowest learned bias and five recommendations for `user`."
+    import pandas as pd
+    from collab_book.models import item_biases
+    from collab_book.recommend import Recommender
     b,rec = item_biases(model, vocab),Recommender(model, vocab, rated=trn)
     with pd.option_context('display.width', 120, 'display.max_colwidth', 60):
         show = lambda d: d[['title','bias']].to_string(index=False, float_format='%.3f')
@@ -44,8 +26,37 @@ def quickstart(recipe:str='chapter', # a name in `RECIPES`
         print("\nlowest learned movie bias:\n" + show(b.tail(5)[::-1]))
         print(f"\nfive recommendations for user {user} (movies they have not rated in training):")
         print(rec.recommend(user, n=5)[['title','prediction']].to_string(index=False, float_format='%.2f'))
+    return rec
+
+
+# %% ../nbs/99_quickstart.ipynb #fcc172e6
+def quickstart(recipe:str='chapter', # a name in `RECIPES`
+               seed:int=42, # seed of the split, the weights and the shuffle
+               user:int=1, # user to recommend for
+               path:str|None=None, # ML-100K folder (default: $COLLAB_BOOK_DATA, else download)
+               progress:bool=True, # progress bar over the batches
+               verbose:bool=True, # print the epoch table
+               **changes, # recipe settings to override, e.g. epochs=10
+              ) -> Recommender:
+    "Train `DotProductBias` on ML-100K and print the epoch table, RMSE, extreme biases and recommendations."
+    from collab_book.data import Vocab, load_ratings, random_split
+    from collab_book.train import RECIPES, fit_recipe
+    if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}: choose from {list(RECIPES)}")
+    t0 = time.time()
+    ratings = load_ratings('ml-100k', path)
+    vocab,(trn,val) = Vocab.from_ratings(ratings),random_split(ratings, 0.2, seed)
+    vocab.user_idx(user)  # an unknown user fails here, before the training
+    print(f"ML-100K: {len(trn):,} training and {len(val):,} validation ratings; "
+          f"{vocab.n_users} users, {vocab.n_items} movies")
+    r = RECIPES[recipe]
+    print(f"recipe {r.name!r}: " + ', '.join(f"{k}={v}" for k,v in {**vars(r), **changes}.items() if k != 'name'))
+    model = fit_recipe(trn, vocab, recipe, valid=val, seed=seed, verbose=verbose, progress=progress, **changes)
+    mse = model.history[-1]['valid_loss']
+    print(f"\nvalidation MSE {mse:.4f}, RMSE {mse**0.5:.4f}")
+    rec = _report(model, vocab, trn, user)
     print(f"\ntook {time.time()-t0:.1f}s")
     return rec
+
 
 # %% ../nbs/99_quickstart.ipynb #f1f277a2
 @call_parse
@@ -58,7 +69,10 @@ def main(recipe:str='chapter', # training recipe: chapter (MSE) or bpr
          seed:int=42, # seed of the split, the weights and the shuffle
          user:int=1, # user to recommend for
          path:str=None, # ML-100K folder (default: $COLLAB_BOOK_DATA, else download)
+         quiet:bool=False, # no epoch table or progress bar
         ):
     "Train the chapter's model on ML-100K and show what it learned."
     changes = {k: v for k,v in dict(epochs=epochs, lr=lr, wd=wd, n_factors=n_factors, bs=bs).items() if v is not None}
-    quickstart(recipe, seed, user, path, **changes)
+    # a progress bar redraws itself with carriage returns: only on a terminal; a log gets the plain epoch table
+    quickstart(recipe, seed, user, path, progress=not quiet and sys.stdout.isatty(), verbose=not quiet, **changes)
+
