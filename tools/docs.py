@@ -24,10 +24,9 @@ MATHJAX_CONFIG = 'TeX-AMS-MML_HTMLorMML-full,Safe'  # the one combined config bo
 
 def mathjax_dir():
     "A MathJax 2 folder on this machine: the `jupyter-server-mathjax` package's (pip), else Debian's libjs-mathjax; or None."
-    try:
-        import jupyter_server_mathjax
-        dirs = [Path(jupyter_server_mathjax.__file__).parent/'static']
-    except ImportError: dirs = []
+    from importlib.util import find_spec
+    spec = find_spec('jupyter_server_mathjax')  # found, not imported: importing it loads jupyter_server (seconds)
+    dirs = [Path(d)/'static' for d in (spec.submodule_search_locations or [])] if spec else []
     dirs.append(Path('/usr/share/javascript/mathjax'))
     return next((d for d in dirs if (d/'MathJax.js').exists() and (d/'config'/(MATHJAX_CONFIG.split(',')[0] + '.js')).exists()), None)
 
@@ -108,7 +107,7 @@ def prepare(nb):
             if 'remove_input' in tags and not c.outputs: continue
         cells.append(c)
     nb.cells = cells
-    nb.metadata['title'] = meta.get('title', '')
+    nb.metadata['title'] = md_text(meta.get('title', ''))  # the browser tab's title: plain text
     return nb, meta
 
 # ---- the HTML around each page: the sidebar of the site, previous and next ----
