@@ -10,6 +10,7 @@ and runs `make docs`. Maths in the preview is typeset offline by a MathJax 2 cop
 
     python tools/docs.py            # full site or preview, whichever this machine can build
     python tools/docs.py --preview  # the offline preview even where Quarto is installed
+    python tools/docs.py --refresh  # only rewrite nbs/nbdev.yml from pyproject.toml (quick: for `make sync`)
     python tools/docs.py --check    # fail if nbs/nbdev.yml's repo-url or site-url disagrees with pyproject.toml; write nothing
 """
 import html, json, os, re, shutil, subprocess, sys
@@ -246,6 +247,7 @@ def main():
             raise SystemExit('docs: FAIL: ' + '\n      '.join(probs) + '\n      Run `make docs` (or `python tools/docs.py`) and commit nbs/nbdev.yml.')
         u = site_urls(cfg)
         return print(f"docs: nbs/nbdev.yml agrees with pyproject.toml (repo-url {u['repo-url']}, site-url {u['site-url']})")
+    if '--refresh' in sys.argv: return refresh_nbdev_yml(cfg)
     check_pages(cfg.nbs_path, sidebar_order(cfg.nbs_path))
     refresh_nbdev_yml(cfg)
     if shutil.which('quarto') and '--preview' not in sys.argv:
