@@ -46,7 +46,9 @@ MathJax.Hub.Config({{
             processEscapes: true, processEnvironments: true}},
   TeX: {{equationNumbers: {{autoNumber: 'AMS', useLabelIds: true}}}},
   'HTML-CSS': {{availableFonts: [], preferredFont: null, webFont: 'STIX-Web', imageFont: null}},
-  displayAlign: 'center', messageStyle: 'none', showMathMenu: false}});
+  displayAlign: 'center', messageStyle: 'none', showMathMenu: false,
+  // typeset once, at once: no quick preview pass first, no pause between sections
+  'fast-preview': {{disabled: true}}, menuSettings: {{CHTMLpreview: false}}, processSectionDelay: 0}});
 </script>
 <script src="{url}"></script>"""
 
