@@ -109,7 +109,8 @@ JS = """cells => {
     if (shown < n) empty.push(`${id} (${n - shown} of ${n})`);
   }
   // the page's prose: text outside code, scripts and typeset maths, where raw TeX or raw Markdown would show
-  const skip = 'pre, code, script, style, textarea, .MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_SVG, mjx-container';
+  const skip = 'pre, code, script, style, textarea, math, .MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_SVG, .MathJax_CHTML, '
+             + '.MJX_Assistive_MathML, mjx-container';
   const walk = document.createTreeWalker(main, NodeFilter.SHOW_TEXT,
     {acceptNode: n => n.parentElement.closest(skip) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
   const prose = [];
@@ -133,8 +134,8 @@ RAW_MD = re.compile(r'`[^`\n]+`|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\s]+\)')
 
 def prose_problems(r, n_maths=0):
     "Raw TeX, raw Markdown and maths errors in what the browser returned (`r`), for a page whose source has `n_maths` formulas."
-    out = [f'maths left as raw TeX (not typeset: MathJax missing or failed?): {m.group(0)[:60]!r}' for m in RAW_TEX.finditer(r['prose'])][:3]
-    out += [f'raw Markdown on the page (not rendered): {m.group(0)[:60]!r}' for m in RAW_MD.finditer(r['prose'])][:3]
+    out = [f'maths left as raw TeX (not typeset: MathJax missing or failed?): {m.group(0)[:60]!r}' for m in RAW_TEX.finditer(r['prose'])][:5]
+    out += [f'raw Markdown on the page (not rendered): {m.group(0)[:60]!r}' for m in RAW_MD.finditer(r['prose'])][:5]
     out += [f'maths MathJax could not typeset: {e!r}' for e in r['maths']['errors']][:3]
     if n_maths and not r['maths']['typeset']:
         out.append(f"none of the {n_maths} formula(s) of the notebook is typeset: "
@@ -246,9 +247,12 @@ def self_test(page):
         (d/'raw_contents.html').write_text(f"<!doctype html><html><body><main><h1>Contents</h1><p class='entry'><a href='typeset.html'>"
                                            f"Models from scratch</a><br><span class='desc'>{esc(_DESC)}</span></p></main></body></html>")
         (d/'contents.html').write_text(contents_page('collab_book', 'A *book*', pages))
-        cases = [('untypeset.html', 'maths left as raw TeX'), ('untypeset.html', 'MathJax is not loaded'),
-                 ('no_mathjax.html', 'MathJax is not loaded'), ('typeset.html', None),
-                 ('raw_contents.html', 'raw Markdown on the page'), ('contents.html', None)]
+        cases = [('untypeset.html', "raw TeX (not typeset: MathJax missing or failed?): '$\\\\hat r"),
+                 ('untypeset.html', "raw TeX (not typeset: MathJax missing or failed?): '$$"),
+                 ('untypeset.html', 'MathJax is not loaded'), ('no_mathjax.html', 'MathJax is not loaded'), ('typeset.html', None),
+                 ('raw_contents.html', "raw Markdown on the page (not rendered): '`DotProduct`'"),
+                 ('raw_contents.html', "raw Markdown on the page (not rendered): '**trained**'"),
+                 ('raw_contents.html', "raw Markdown on the page (not rendered): '[fastai](typeset.html)'"), ('contents.html', None)]
         seen = {}
         for name, want in cases:
             if name not in seen:
