@@ -108,10 +108,10 @@ JS = """cells => {
     const shown = [...cell.querySelectorAll('.jp-OutputArea-child')].filter(shows).length;
     if (shown < n) empty.push(`${id} (${n - shown} of ${n})`);
   }
-  // the page's prose: text outside code, scripts and typeset maths, where raw TeX or raw Markdown would show
+  // the prose of the whole page (sidebar and pager too): text outside code, scripts and typeset maths, where raw TeX or raw Markdown would show
   const skip = 'pre, code, script, style, textarea, math, .MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_SVG, .MathJax_CHTML, '
              + '.MJX_Assistive_MathML, mjx-container';
-  const walk = document.createTreeWalker(main, NodeFilter.SHOW_TEXT,
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT,
     {acceptNode: n => n.parentElement.closest(skip) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
   const prose = [];
   for (let n; (n = walk.nextNode());) prose.push(n.textContent);
