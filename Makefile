@@ -27,6 +27,7 @@ docs: env-docs
 # after editing notebooks: regenerate the library, clean the notebooks, rebuild the README
 sync: env
 	$(PY) tools/colab.py
+	$(PY) tools/docs.py --refresh
 	.venv/bin/nbdev-export
 	.venv/bin/nbdev-clean
 	$(PY) tools/readme.py

@@ -194,6 +194,9 @@ if __name__ == '__main__':
         rc, out, secs = run([sys.executable, 'tools/colab.py', '--check'])
         report('every notebook has the Colab link and install cell for the repository in pyproject.toml (tools/colab.py)',
                rc == 0, secs, out + '\nRun `make sync`.')
+        rc, out, secs = run([sys.executable, 'tools/docs.py', '--check'])
+        report("nbs/nbdev.yml's repo-url and site-url are pyproject.toml's (tools/docs.py --check)", rc == 0, secs,
+               out + '\nRun `make sync`.')
     if want('lint'): library_lint()
     if want('imports'): import_graph()
     if want('badinput'): bad_input_cases()
