@@ -181,6 +181,9 @@ if __name__ == '__main__':
     a = ap.parse_args()
     t0 = time.time()
     want = lambda key: not a.only or key in a.only
+    for prior in filter(None, os.environ.get('CHECK_PRIOR', '').split(';')):  # commands .ci/run ran before this one
+        name, rc, secs = prior.rsplit(':', 2)
+        report(name, rc == '0', float(secs), f'{name} exited with status {rc}: see its output above')
     if want('export'): unchanged_by('nbdev-export leaves the library unchanged', [str(bin_/'nbdev-export')], 'collab_book/**/*.py', 'pyproject.toml')
     if want('clean'): unchanged_by('nbdev-clean leaves the notebooks unchanged', [str(bin_/'nbdev-clean')], 'nbs/**/*.ipynb')
     if want('readme'):
