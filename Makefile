@@ -1,10 +1,11 @@
 # The project's commands. Each sets up .venv first when something is missing (tools/setup-env): `make train`
-# only the library and what training needs, the others the dev and docs extras as well (see pyproject.toml).
+# only the library and what training needs, the others the dev, docs and spark extras as well (see pyproject.toml):
+# building the docs runs every notebook's import cells (nbdev does), so it needs what the notebooks import.
 PY := .venv/bin/python
 .PHONY: train test test-slow docs browser-check bench bench-quick readme sync lab env env-train env-docs dist release
 
 env:
-	@tools/setup-env dev,docs
+	@tools/setup-env dev,docs,spark
 
 env-train:
 	@tools/setup-env
@@ -21,7 +22,7 @@ test: env
 test-slow: env
 	$(PY) tools/check.py --flags slow
 
-docs: env-docs
+docs: env
 	$(PY) tools/docs.py
 
 # after editing notebooks: regenerate the library, clean the notebooks, rebuild the README
