@@ -14,7 +14,7 @@ from fastcore.script import call_parse
 __all__ = ['quickstart', 'main']
 
 # %% ../nbs/99_quickstart.ipynb #90473e9f
-def _report(model, vocab, trn, user) -> Recommender:
+def _report(model, vocab, trn, user):
     "Print the movies with the highest and lowest learned bias and five recommendations for `user`."
     import pandas as pd
     from collab_book.models import item_biases
@@ -37,7 +37,7 @@ def quickstart(recipe:str='chapter', # a name in `RECIPES`
                progress:bool=True, # progress bar over the batches
                verbose:bool=True, # print the epoch table
                **changes, # recipe settings to override, e.g. epochs=10
-              ) -> Recommender:
+              ): # the trained model, as a `Recommender` (imported when this runs, so `--help` stays fast)
     "Train `DotProductBias` on ML-100K and print the epoch table, RMSE, extreme biases and recommendations."
     from collab_book.data import Vocab, load_ratings, random_split
     from collab_book.train import RECIPES, fit_recipe
