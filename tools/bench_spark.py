@@ -2,7 +2,8 @@
 
     COLLAB_BOOK_DATA=... python tools/bench_spark.py                      # full run: writes bench/spark/results.{md,json}
     COLLAB_BOOK_DATA=... python tools/bench_spark.py --sizes 1000000      # planted sizes to run (25M only within --budget)
-    COLLAB_BOOK_DATA=... python tools/bench_spark.py --quick              # seconds: u1 only, 1M planted, no cluster
+    COLLAB_BOOK_DATA=... python tools/bench_spark.py --quick              # minutes: u1 only, 1M planted, no cluster
+    COLLAB_BOOK_DATA=... python tools/bench_spark.py --long 25000000 15 0.035  # add a longer ALS run (N, iterations, l2)
 
 Every measurement runs in its own subprocess, so each peak memory is that job's alone. Spark runs in `local[2]`
 (the driver and its executor are one JVM: its peak resident memory is read from /proc); the cluster job starts a
@@ -83,7 +84,7 @@ def _planted(n):
     from collab_book.lessons.planted import planted_ratings
     return planted_ratings(n + n_valid(n), noise=0.5, seed=0, model=False)
 
-def job_synth_spark(n, l2, csv, master, cluster):
+def job_synth_spark(n, l2, csv, master, cluster, epochs=None):
     "ALS on `n` planted ratings read by Spark from the CSV file `csv`; `cluster`: a standalone cluster on this machine."
     import contextlib, numpy as np, torch
     from collab_book.data import Vocab
@@ -93,12 +94,13 @@ def job_synth_spark(n, l2, csv, master, cluster):
     v = Vocab(np.arange(162_000), np.arange(62_000))
     with (standalone_cluster(n_workers=2, cores=1, memory='6g') if cluster else contextlib.nullcontext(master)) as url:
         spark = spark_session(url, driver_memory='6g', conf={**_ui_conf(), **({'spark.executor.memory': '5g'} if cluster else {})})
-        m = fit_als(csv, v, l2=l2, master=spark, seed=SEED, verbose=True, **SYNTH_ALS)
+        kw = {**SYNTH_ALS, 'epochs': epochs or SYNTH_ALS['epochs']}
+        m = fit_als(csv, v, l2=l2, master=spark, seed=SEED, verbose=True, **kw)
         sh, ex = shuffle_bytes(spark), executor_peaks()
         jvm = vm_hwm_gb(spark.sparkContext._gateway.proc.pid)
     with torch.no_grad(): rmse = float(((m(xv.long()).view(-1) - yv) ** 2).mean().sqrt())
-    return dict(n=n, master=m.als['master'], l2=l2, **SYNTH_ALS, secs=m.als['secs'],
-                secs_per_iter=m.als['secs']['als'] / SYNTH_ALS['epochs'], rmse=rmse, shuffle_gb=sh / 1e9,
+    return dict(n=n, master=m.als['master'], l2=l2, **kw, secs=m.als['secs'],
+                secs_per_iter=m.als['secs']['als'] / kw['epochs'], rmse=rmse, shuffle_gb=sh / 1e9,
                 driver_jvm_peak_gb=jvm, executor_peak_gb=ex, seed=SEED)
 
 def job_synth_engine(n, epochs):
@@ -132,7 +134,7 @@ def run_job(name, threads=1, **kw):
 def report(res):
     import numpy as np, pandas as pd
     i = res['info']
-    out = [f"Run of {i['date']}: {i['cpus']} CPUs, PySpark {i['pyspark']} on Java {i['java']}, torch {i['torch']}; "
+    out = [f"{i['cpus']} CPUs, PySpark {i['pyspark']} on Java {i['java']}, torch {i['torch']}; "
            f"load average {i['load_start']:.2f} at start, {i['load_end']:.2f} at end; {i['secs']:.0f} s in all; seed {SEED}.", '']
     ml = pd.DataFrame(res['ml100k'])
     t = ml.pivot_table(index='split', columns='model', values='rmse')
@@ -152,6 +154,13 @@ def report(res):
                      'executors GB': ', '.join(f"{g:.2f}" for g in r['executor_peak_gb']) or '(in the driver)',
                      'python GB': round(r['peak_gb'], 2), 'RMSE': round(r['rmse'], 3),
                      'reachable': round(f['reachable'], 3) if f else None, 'noise floor': 0.5})
+    for r in res.get('long', []):
+        f = res['floors'].get(str(r['n']), {})
+        rows.append({'ratings': f"{r['n']/1e6:g}M", 'where': f"local[2], {r['epochs']} iterations, l2 {r['l2']}",
+                     's/iteration': round(r['secs_per_iter'], 1), 'load+biases s': round(r['secs']['load'] + r['secs']['biases'], 1),
+                     'shuffle GB': round(r['shuffle_gb'], 2), 'driver JVM GB': round(r['driver_jvm_peak_gb'], 2),
+                     'executors GB': '(in the driver)', 'python GB': round(r['peak_gb'], 2), 'RMSE': round(r['rmse'], 3),
+                     'reachable': round(f['reachable'], 3) if f else None, 'noise floor': 0.5})
     for r in res['synth_engine']:
         f = res['floors'].get(str(r['n']), {})
         rows.append({'ratings': f"{r['n']/1e6:g}M", 'where': f"engine, {r['threads']} thread(s)", 's/iteration': round(r['secs_per_epoch'], 1),
@@ -164,8 +173,25 @@ def report(res):
             f"(`tools/bench.py` settings); an engine 's/iteration' is seconds per epoch, and its RMSE is shown after 20 epochs only. "
             "'reachable' is the estimate of `13a_scale` from bench/results.json.", '',
             md_table(pd.DataFrame(rows), index=False), '']
+    out += [f"The {r['n']/1e6:g}M run with {r['epochs']} iterations was added by `--long {r['n']} {r['epochs']} {r['l2']}` "
+            f"(load average {r['load_start']:.2f} at start, {r['load_end']:.2f} at end)." for r in res.get('long', [])]
     out += res.get('notes', [])
     return '\n'.join(out) + '\n'
+
+def long_run(out, n, epochs, l2):
+    "One more local[2] ALS run on `n` planted ratings with `epochs` iterations, added to results.json."
+    import pandas as pd
+    res = json.loads((out / 'results.json').read_text())
+    with tempfile.TemporaryDirectory() as d:
+        x, y = _planted(n); csv = Path(d) / f'planted-{n}.csv'
+        pd.DataFrame(dict(user=x[:n, 0].numpy(), item=x[:n, 1].numpy(), rating=y[:n].numpy())).to_csv(
+            csv, index=False, float_format='%.5f')
+        del x, y
+        load = loadavg()
+        r = run_job('synth_spark', n=n, l2=l2, csv=str(csv), master='local[2]', cluster=False, epochs=epochs)
+    res['long'] = [*res.get('long', []), {**r, 'load_start': load, 'load_end': loadavg()}]
+    (out / 'results.json').write_text(json.dumps(res, indent=1) + '\n')
+    (out / 'results.md').write_text(report(res))
 
 def main():
     ap = argparse.ArgumentParser()
@@ -173,6 +199,9 @@ def main():
     ap.add_argument('--sizes', type=int, nargs='*', default=[1_000_000, 10_000_000, 25_000_000])
     ap.add_argument('--budget', type=float, default=900, help='seconds a Spark run may take; larger sizes are skipped by extrapolation')
     ap.add_argument('--out', default=str(root / 'bench' / 'spark'))
+    ap.add_argument('--report', action='store_true', help='only rewrite results.md from results.json')
+    ap.add_argument('--long', type=float, nargs=3, metavar=('N', 'ITERATIONS', 'L2'),
+                    help='add one longer local[2] ALS run to results.json, e.g. --long 25000000 15 0.035')
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
@@ -180,10 +209,14 @@ def main():
         import torch; torch.set_num_threads(threads)
         res = JOBS[name](**kw); res['peak_gb'] = py_peak_gb()
         print(json.dumps(res)); return
+    if a.long:
+        return long_run(Path(a.out), int(a.long[0]), int(a.long[1]), a.long[2])
+    if a.report:
+        out = Path(a.out); (out / 'results.md').write_text(report(json.loads((out / 'results.json').read_text()))); return
     import pyspark, torch
     from collab_book.spark import java_home, _java_version
     t_all = time.perf_counter()
-    info = dict(date=time.strftime('%Y-%m-%d'), cpus=os.cpu_count(), pyspark=pyspark.__version__, torch=torch.__version__,
+    info = dict(cpus=os.cpu_count(), pyspark=pyspark.__version__, torch=torch.__version__,
                 java=_java_version(Path(java_home())), python=platform.python_version(), load_start=loadavg(), quick=a.quick)
     print(f"Spark benchmark: load average {info['load_start']:.2f}", flush=True)
     res = dict(info=info, notes=[])
