@@ -60,32 +60,51 @@ def _print_json(o): print(json.dumps(o))
 
 
 # %% ../nbs/12_cli.ipynb #457733bb
+_ALS = dict(n_factors=50, l2=0.15, epochs=15)  # --engine spark's settings (bench/spark: u1..u5 mean RMSE 0.920)
+
+def _settings(a) -> dict:
+    "The settings `train` will use, checked before any data is read: the recipe's, or ALS's for `--engine spark`."
+    from dataclasses import asdict
+    if a.engine != 'spark':
+        if a.master is not None: raise ValueError("--master is for --engine spark only")
+        return dict(engine='torch', recipe=asdict(_recipe(a)))
+    if a.loss != 'mse': raise ValueError("--engine spark trains ALS on ratings: use --loss mse, not --loss bpr")
+    odd = [f"--{k}" for k in ('lr', 'wd', 'bs') if getattr(a, k) is not None]
+    if odd: raise ValueError(f"{', '.join(odd)}: not an ALS setting (--engine spark takes --n-factors, --l2, --epochs)")
+    return dict(engine='spark', master=a.master or 'local[*]',
+                als={k: d if getattr(a, k) is None else getattr(a, k) for k,d in _ALS.items()})
+
 def _fit(a):
-    "Train with the recipe and data the command line `a` names: (model, vocab, train, valid, recipe)."
+    "Train with the engine, settings and data the command line `a` names: (model, vocab, train, valid, settings)."
     from collab_book.data import Vocab, random_split
-    from collab_book.train import fit_recipe
-    r = _recipe(a)  # bad settings fail here, before any data is read
+    s = _settings(a)  # bad settings fail here, before any data is read
     _check_out(a.out)
     allr,trn = _data(a)
     v,val = Vocab.from_ratings(allr),None
     if a.valid_pct: trn,val = random_split(trn, a.valid_pct, seed=a.seed)
-    say = _text(a)
+    say,loud = _text(a),not (a.quiet or a.json)  # loud: the epoch table (or ALS's timings)
     say(f"{len(trn):,} ratings to train on; {v.n_users:,} users, {v.n_items:,} items")
+    if s['engine'] == 'spark':
+        from collab_book.spark import fit_als
+        say(f"ALS on Spark {s['master']}, biases first: " + ', '.join(f"{k} {x}" for k,x in s['als'].items()))
+        m = fit_als(trn, v, **s['als'], biases=True, master=a.master, seed=a.seed, verbose=loud)
+        return m,v,trn,val,s
+    from collab_book.train import fit_recipe
+    r = _recipe(a)
     say(f"recipe {r.name}: " + ', '.join(f"{k} {getattr(r, k)}" for k in ('loss', *_FLAGS)))
-    loud = not (a.quiet or a.json)  # the epoch table; a progress bar only on a terminal, where \r redraws it
+    # a progress bar only on a terminal, where \r redraws it
     m = fit_recipe(trn, v, r, valid=val, seed=a.seed, verbose=loud, progress=loud and sys.stdout.isatty())
-    return m,v,trn,val,r
+    return m,v,trn,val,s
 
 def cmd_train(a):
-    "Train a model with the recipe for `--loss` and save it as a `Recommender` folder."
-    from dataclasses import asdict
+    "Train a model (the recipe for `--loss`, or ALS on Spark) and save it as a `Recommender` folder."
     from collab_book.recommend import Recommender
-    m,v,trn,val,r = _fit(a)
-    Recommender(m, v, rated=trn, kind='rating' if r.loss == 'mse' else 'ranking').save(a.out)
+    m,v,trn,val,s = _fit(a)
+    Recommender(m, v, rated=trn, kind='rating' if a.loss == 'mse' else 'ranking').save(a.out)
     _text(a)(f"saved to {a.out}")  # before the metrics, so nothing they could say loses the model
-    res = _metrics(m, v, trn, val, r.loss, a) if a.valid_pct else {}
+    res = _metrics(m, v, trn, val, a.loss, a) if a.valid_pct else {}
     if not a.json: return _show(res)
-    out = dict(saved=a.out, recipe=asdict(r), ratings=len(trn), users=v.n_users, items=v.n_items)
+    out = dict(saved=a.out, **s, ratings=len(trn), users=v.n_users, items=v.n_items)
     if a.valid_pct: out |= dict(valid_ratings=len(val), metrics=res)
     _print_json(out)
 
@@ -255,6 +274,10 @@ def _train_args(t):
                    help="hold out this share of the ratings and report metrics")
     _recipe_args(t, _FLAGS, ('mse', 'bpr'))
     t.add_argument('--seed', type=_NAT, default=42, help="seed of the split, the weights and the shuffles")
+    t.add_argument('--engine', choices=['torch', 'spark'], default='torch',
+                   help="torch: the library's engine; spark: ALS on Apache Spark (the spark extra)")
+    t.add_argument('--master', type=_nonempty, metavar='URL',
+                   help="with --engine spark: local[N], spark://host:7077, yarn or k8s://... (default: local[*])")
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog='collab-book', description="Collaborative filtering recommenders from the shell.",
@@ -291,7 +314,8 @@ def _say(msg, status):
 def _user_error(e:Exception) -> bool:
     "Whether `e` is a mistake of the user's (a bad file, id, model or folder) rather than a bug."
     from collab_book.data import DataError, UnknownIdError
-    return isinstance(e, (DataError, UnknownIdError, OSError, ValueError))
+    spark = sys.modules.get('collab_book.spark')  # loaded only if --engine spark ran
+    return isinstance(e, (DataError, UnknownIdError, OSError, ValueError, *([spark.SparkError] if spark else [])))
 
 def main(argv=None, # arguments (default: the command line's)
         ) -> int: # exit status: 0 done, 1 a user error, 2 a usage error

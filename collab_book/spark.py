@@ -164,8 +164,10 @@ def spark_session(master=None, # 'local[*]' (default), 'spark://host:7077', 'yar
                   timeout:float=10., # seconds a cluster's master has to answer and accept the application
                  ):
     "A quiet `SparkSession` on `master` (log level ERROR, no UI or progress bars); an active one on `master` is reused."
-    from pyspark import SparkConf, SparkContext
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark import SparkConf, SparkContext
+        from pyspark.sql import SparkSession
+    except ImportError: raise SparkError('Spark is not installed: pip install "collab-book[spark]"') from None
     if isinstance(master, SparkSession): return master
     master = 'local[*]' if master is None else master
     _check_master(master, timeout)
@@ -180,7 +182,10 @@ def spark_session(master=None, # 'local[*]' (default), 'spark://host:7077', 'yar
          'spark.local.dir': str(_tmpdir()/'local'), 'spark.sql.shuffle.partitions': '8' if _is_local(master) else '200'}
     sconf = SparkConf(loadDefaults=False).setAll([(k, str(v)) for k,v in {**c, **(conf or {})}.items()])
     with _errors(f"starting Spark on {master}"):
-        SparkContext._ensure_initialized(conf=sconf)  # the driver's JVM, before any master is asked
+        if SparkContext._gateway is None:  # the driver's JVM, before any master is asked; what Java prints
+            from pyspark.java_gateway import launch_gateway  # itself (stack traces of harmless shutdown races) goes
+            jvm_log = open(_tmpdir()/'driver-jvm.log', 'ab')  # to a file, not into the user's output
+            SparkContext._ensure_initialized(gateway=launch_gateway(sconf, popen_kwargs={'stderr': jvm_log}))
         s = _start(sconf, master, None if master.startswith('local') else timeout)
     s.sparkContext.setLogLevel('ERROR')
     return s
