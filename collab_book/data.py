@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
+__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'time_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
 
 # %% ../nbs/00_data.ipynb #3cd265c8
 class DataError(ValueError):
@@ -337,6 +337,27 @@ def load_split(split:str='u1', # one of u1..u5, ua, ub
     if split not in ML100K_SPLITS: raise DataError(f"Unknown split {split!r}: choose one of {list(ML100K_SPLITS)}")
     p = _check_path('ml-100k', path, check)
     return _ml100k_ratings(p, f'{split}.base'), _ml100k_ratings(p, f'{split}.test')
+
+# %% ../nbs/00_data.ipynb #ae4458ea
+def time_split(df:pd.DataFrame, # ratings with user and timestamp columns
+               valid_pct:float=0.1, # share of each user's ratings held out: their latest
+              ) -> tuple: # (train, valid) frames, each in the order of `df`
+    "Hold out the latest `valid_pct` of each user's ratings (by timestamp) for validation."
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"time_split needs a DataFrame, not {type(df).__name__}")
+    _check_frac('valid_pct', valid_pct)
+    miss = [c for c in ('user', 'timestamp') if c not in df]
+    if miss: raise ValueError(f"time_split needs user and timestamp columns; the ratings lack {miss}")
+    if df.timestamp.isna().any(): raise ValueError(f"time_split: {df.timestamp.isna().sum()} ratings have no timestamp")
+    pos = np.arange(len(df))
+    order = np.lexsort((pos, df.timestamp.to_numpy(), pd.factorize(df.user)[0]))  # by user, then time, then position
+    u = pd.factorize(df.user)[0][order]
+    n = np.bincount(u)
+    rank = np.arange(len(df)) - np.repeat(np.cumsum(n) - n, n)  # 0 for each user's oldest rating
+    held = np.floor(n*valid_pct + 0.5).astype(int).clip(max=n - 1)  # rounded, at least one left to train on
+    val = np.zeros(len(df), bool); val[order] = rank >= (n - held)[u]
+    if not val.any(): raise ValueError(f"time_split: valid_pct={valid_pct} holds out nothing of {len(df)} ratings")
+    return df[~val].reset_index(drop=True), df[val].reset_index(drop=True)
+
 
 # %% ../nbs/00_data.ipynb #4143ebd5
 class UnknownIdError(KeyError):

@@ -27,11 +27,12 @@ def _encode(vocab, df, fn, what, cols=('user','item')):
     try: return tuple(getattr(vocab, f'{c}_idx')(df[c].to_numpy()) for c in cols)
     except UnknownIdError as e: raise UnknownIdError(f"{fn}: {what} frame: {e}") from None
 
-def _check_scores(scores, vocab, fn) -> np.ndarray:
-    "`scores` as an array, refused unless it is a finite (n_users, n_items) matrix of numbers."
+def _check_scores(scores, vocab, fn, n_rows=None) -> np.ndarray:
+    "`scores` as an array, refused unless it is a finite (n_users, n_items) matrix (or `n_rows` vector) of numbers."
     S = np.asarray(scores)
-    if S.shape != (vocab.n_users, vocab.n_items):
-        raise ValueError(f"{fn}: scores have shape {S.shape}, the vocabulary needs ({vocab.n_users}, {vocab.n_items})")
+    if S.shape != (vocab.n_users, vocab.n_items) and (n_rows is None or S.shape != (n_rows,)):
+        raise ValueError(f"{fn}: scores have shape {S.shape}, the vocabulary needs ({vocab.n_users}, {vocab.n_items})"
+                         + (f", or give one per test rating: ({n_rows},)" if n_rows else ''))
     if S.dtype.kind not in 'iuf': raise TypeError(f"{fn}: scores must be numbers, not {S.dtype}")
     if not np.isfinite(S).all():
         raise ValueError(f"{fn}: scores hold {(~np.isfinite(S)).sum()} NaN or infinite value(s); "
@@ -60,18 +61,19 @@ def mean_scores(train:pd.DataFrame, vocab:Vocab) -> np.ndarray:
     return np.full((vocab.n_users, vocab.n_items), float(train.rating.mean()))
 
 # %% ../nbs/10a_metrics.ipynb #f315ebe2
-def rating_metrics(scores:np.ndarray, # (n_users, n_items) predictions, all finite
+def rating_metrics(scores:np.ndarray, # (n_users, n_items) predictions, or one per test rating, all finite
                    test:pd.DataFrame, # held-out ratings: user, item, rating, ids all in `vocab`
                    vocab:Vocab,
                   ) -> dict: # rmse, mae
     "RMSE and MAE of the predictions for the held-out ratings."
-    S = _check_scores(scores, vocab, 'rating_metrics')
     _check_frame(test, ['user','item','rating'], 'rating_metrics', 'test')
     if not len(test): raise ValueError("rating_metrics: no held-out ratings to score")
+    S = _check_scores(scores, vocab, 'rating_metrics', n_rows=len(test))
     if test.rating.isna().any(): raise ValueError(f"rating_metrics: {test.rating.isna().sum()} test rating(s) are NaN")
     u,i = _encode(vocab, test, 'rating_metrics', 'test')
-    err = S[u, i] - test.rating.to_numpy()
+    err = (S if S.ndim == 1 else S[u, i]) - test.rating.to_numpy()
     return dict(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()))
+
 
 # %% ../nbs/10a_metrics.ipynb #d496e306
 def _rank_inputs(scores, train, test, vocab, k, threshold):
