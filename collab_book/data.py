@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'time_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
+__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'time_split', 'stratified_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
 
 # %% ../nbs/00_data.ipynb #3cd265c8
 class DataError(ValueError):
@@ -339,24 +339,37 @@ def load_split(split:str='u1', # one of u1..u5, ua, ub
     return _ml100k_ratings(p, f'{split}.base'), _ml100k_ratings(p, f'{split}.test')
 
 # %% ../nbs/00_data.ipynb #ae4458ea
+def _tail_per_user(df, key, valid_pct, fn) -> tuple:
+    "(train, valid): each user's last `valid_pct` of ratings in the order of `key` (ties: row order) held out."
+    pos,u = np.arange(len(df)),pd.factorize(df.user)[0]
+    order = np.lexsort((pos, key, u))  # by user, then key, then position
+    n = np.bincount(u)
+    rank = pos - np.repeat(np.cumsum(n) - n, n)  # 0 for each user's first rating in that order
+    held = np.floor(n*valid_pct + 0.5).astype(int).clip(max=n - 1)  # rounded, at least one left to train on
+    val = np.zeros(len(df), bool); val[order] = rank >= (n - held)[u[order]]
+    if not val.any(): raise ValueError(f"{fn}: valid_pct={valid_pct} holds out nothing of {len(df)} ratings")
+    return df[~val].reset_index(drop=True), df[val].reset_index(drop=True)
+
+def _check_users(df, fn, cols=('user',)):
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"{fn} needs a DataFrame, not {type(df).__name__}")
+    miss = [c for c in cols if c not in df]
+    if miss: raise ValueError(f"{fn} needs {' and '.join(cols)} columns; the ratings lack {miss}")
+
 def time_split(df:pd.DataFrame, # ratings with user and timestamp columns
                valid_pct:float=0.1, # share of each user's ratings held out: their latest
               ) -> tuple: # (train, valid) frames, each in the order of `df`
     "Hold out the latest `valid_pct` of each user's ratings (by timestamp) for validation."
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"time_split needs a DataFrame, not {type(df).__name__}")
-    _check_frac('valid_pct', valid_pct)
-    miss = [c for c in ('user', 'timestamp') if c not in df]
-    if miss: raise ValueError(f"time_split needs user and timestamp columns; the ratings lack {miss}")
+    _check_users(df, 'time_split', ('user', 'timestamp')); _check_frac('valid_pct', valid_pct)
     if df.timestamp.isna().any(): raise ValueError(f"time_split: {df.timestamp.isna().sum()} ratings have no timestamp")
-    pos = np.arange(len(df))
-    order = np.lexsort((pos, df.timestamp.to_numpy(), pd.factorize(df.user)[0]))  # by user, then time, then position
-    u = pd.factorize(df.user)[0][order]
-    n = np.bincount(u)
-    rank = np.arange(len(df)) - np.repeat(np.cumsum(n) - n, n)  # 0 for each user's oldest rating
-    held = np.floor(n*valid_pct + 0.5).astype(int).clip(max=n - 1)  # rounded, at least one left to train on
-    val = np.zeros(len(df), bool); val[order] = rank >= (n - held)[u]
-    if not val.any(): raise ValueError(f"time_split: valid_pct={valid_pct} holds out nothing of {len(df)} ratings")
-    return df[~val].reset_index(drop=True), df[val].reset_index(drop=True)
+    return _tail_per_user(df, df.timestamp.to_numpy(), valid_pct, 'time_split')
+
+def stratified_split(df:pd.DataFrame, # ratings with a user column
+                     valid_pct:float=0.1, # share of each user's ratings held out, drawn at random
+                     seed:int=42, # seed of the draw
+                    ) -> tuple: # (train, valid) frames, each in the order of `df`
+    "Hold out a random `valid_pct` of each user's ratings for validation (seeded)."
+    _check_users(df, 'stratified_split'); _check_frac('valid_pct', valid_pct); _check_seed(seed)
+    return _tail_per_user(df, np.random.default_rng(seed).random(len(df)), valid_pct, 'stratified_split')
 
 
 # %% ../nbs/00_data.ipynb #4143ebd5

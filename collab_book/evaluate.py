@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import numpy as np, pandas as pd, torch
 from torch import nn
-from .data import Vocab, load_ratings, load_split, foldin_split, ML100K_SPLITS
+from .data import Vocab, load_ratings, load_split, foldin_split, stratified_split, time_split, ML100K_SPLITS
 from .train import fit_recipe, CHAPTER, BPR
 from .metrics import model_scores, popularity_scores, mean_scores, rating_metrics, ranking_metrics, _check_frame
 from .data import user_holdout
@@ -19,7 +19,8 @@ try: import surprise
 except ImportError: surprise = None  # Surprise's baselines need `pip install scikit-surprise`
 
 # %% auto #0
-__all__ = ['MODELS', 'RANKING', 'surprise_fit', 'surprise_scores', 'benchmark', 'summarize', 'foldin_scores', 'foldin_benchmark']
+__all__ = ['MSE_GRID', 'MODELS', 'RANKING', 'surprise_fit', 'surprise_scores', 'choose_setting', 'chapter_scores', 'benchmark',
+           'summarize', 'foldin_scores', 'foldin_benchmark']
 
 # %% ../nbs/11_evaluate.ipynb #97d6c28f
 def surprise_fit(algo, # an unfitted Surprise algorithm, e.g. `surprise.SVD(random_state=42)`
@@ -63,8 +64,40 @@ def surprise_scores(algo, # a fitted Surprise `BaselineOnly`, `SVD` or `SVDpp`
         S += pick(p, u) @ pick(algo.qi, i).T
     return np.clip(S, *ts.rating_scale)
 
+# %% ../nbs/11_evaluate.ipynb #a97f704a
+def choose_setting(fit, # function (train, vocab, seed, **setting) -> scores that `rating_metrics` takes
+                   grid:list, # candidate settings: dicts of keyword arguments for `fit`
+                   train:pd.DataFrame, # a split's training ratings (with timestamps); its test file is not needed
+                   vocab:Vocab,
+                   seed:int=42, # seed of every training
+                   valid_pct:float=0.1, # share of each user's training ratings to validate on
+                   by:str='random', # 'random': `stratified_split` (seeded); 'time': `time_split`, each user's latest
+                  ) -> tuple: # (the setting with the lowest validation RMSE, every setting's validation RMSE)
+    "The setting from `grid` that best predicts ratings held out of `train` itself, and the whole table."
+    grid = list(grid) if isinstance(grid, (list, tuple)) else grid
+    if not isinstance(grid, list) or not grid or not all(isinstance(g, dict) for g in grid):
+        raise ValueError(f"choose_setting: grid must be a non-empty list of dicts of settings, not {grid!r}")
+    if by not in ('random', 'time'): raise ValueError(f"choose_setting: by must be 'random' or 'time', not {by!r}")
+    fit_part,val = stratified_split(train, valid_pct, seed) if by == 'random' else time_split(train, valid_pct)
+    rows = [dict(**g, valid_rmse=rating_metrics(fit(fit_part, vocab, seed, **g), val, vocab)['rmse']) for g in grid]
+    table = pd.DataFrame(rows)
+    return grid[int(table.valid_rmse.to_numpy().argmin())],table
+
+MSE_GRID = [dict(wd=wd, epochs=e) for e in (5, 10) for wd in (0.05, 0.125, 0.25)]  # the rating model's candidates
+
+def chapter_scores(train:pd.DataFrame, vocab:Vocab, seed:int=42, **setting) -> np.ndarray:
+    "Predictions of `fit_recipe(train, vocab, CHAPTER)` with the recipe's `setting` changed (e.g. `wd=0.1`)."
+    return model_scores(fit_recipe(train, vocab, CHAPTER, seed=seed, **setting))
+
+
 # %% ../nbs/11_evaluate.ipynb #9eefbd04
 def _surprise(algo): return lambda trn, tst, v, s: surprise_scores(surprise_fit(algo(s), trn), v)
+
+def _chosen(trn, tst, v, s):
+    "`CHAPTER` with the `MSE_GRID` setting chosen on `trn`'s own validation ratings, then trained on all of `trn`."
+    best,_ = choose_setting(chapter_scores, MSE_GRID, trn, v, s)
+    print(f"DotProductBias (MSE): {best} chosen on the training file's own validation ratings", flush=True)
+    return chapter_scores(trn, v, s, **best)
 
 # name -> (function of (train, test, vocab, seed) giving an (n_users, n_items) score matrix, is it a rating model?)
 MODELS = {
@@ -73,7 +106,7 @@ MODELS = {
     'biases (Surprise)':    (_surprise(lambda s: surprise.BaselineOnly(verbose=False)), True),
     'SVD (Surprise)':       (_surprise(lambda s: surprise.SVD(random_state=s)), True),
     'SVD++ (Surprise)':     (_surprise(lambda s: surprise.SVDpp(random_state=s, cache_ratings=True)), True),
-    'DotProductBias (MSE)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, CHAPTER, seed=s)), True),
+    'DotProductBias (MSE)': (_chosen, True),
     'DotProductBias (BPR)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, BPR, seed=s)), False),
 }
 

@@ -66,8 +66,10 @@ if __name__ == '__main__':
            "    COLLAB_BOOK_DATA=/path/to/data OMP_NUM_THREADS=1 python scripts/evaluate.py --out eval > eval/log.txt", "",
            "Protocol: rating metrics on every test rating of the split. Ranking: per user, test items rated 4 or more are",
            "relevant; all items the user did not rate in training are ranked; users with no relevant test item are left out.",
-           "Our models train through `collab_book.train.fit_recipe`: `DotProductBias (MSE)` with the `CHAPTER` recipe,",
-           "`DotProductBias (BPR)` with the `BPR` recipe (both chosen on validation ratings from the u1/u2 base files).", "",
+           "Our models train through `collab_book.train.fit_recipe`: `DotProductBias (MSE)` with the `CHAPTER` recipe, its",
+           "weight decay and epochs chosen on each split by `choose_setting` (on a seeded random 10% of each user's ratings",
+           "in that split's base file; the test file is scored once), `DotProductBias (BPR)` with the `BPR` recipe (chosen",
+           "on validation ratings from the u1/u2 base files).", "",
            f"## Mean ± standard deviation over {', '.join(cv)}", "", md(summarize(res, splits=cv, fmt=True)), ""]
     for sp in [s for s in a.splits if s in ('ua','ub')]:
         txt += [f"## {sp}", "", md(res[res.split == sp].set_index('model')[['rmse','mae', *RANKING]]), ""]
