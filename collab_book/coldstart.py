@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .data import Vocab, UnknownIdError
+from .data import Vocab, UnknownIdError, _raw_ids, _isin
+from .models import check_vocab
 
 # %% auto #0
 __all__ = ['ColdStart', 'FixedUser', 'check_factor_model', 'MeanUser', 'cold_predict', 'item_scores', 'RepresentativeUser',
@@ -58,18 +59,9 @@ def check_factor_model(model:nn.Module, # a model for cold start, fold-in or rec
 
 def _id(x): return x.item() if hasattr(x, 'item') else x  # numpy scalar -> plain Python, for readable messages
 
-def _check_vocab(model, vocab):
-    "Raise unless `vocab` is a `Vocab` with as many users and items as `model` has rows (where it has tables)."
-    if not isinstance(vocab, Vocab): raise TypeError(f"vocab must be a `Vocab`, not {type(vocab).__name__}")
-    for what,n in (('user', vocab.n_users), ('item', vocab.n_items)):
-        w = getattr(getattr(model, f'{what}_factors', None), 'weight', None)  # a model without tables is not checked
-        if w is not None and w.shape[0] != n:
-            raise ValueError(f"the model has {w.shape[0]} {what} rows but the vocabulary has {n} {what}s: "
-                             "use the vocabulary the model was trained with")
-
 def _trained_rows(model, vocab, users):
     "Model rows of the raw ids `users`, or every row when `users` is None."
-    _check_vocab(model, vocab)
+    check_vocab(model, vocab)
     if users is None: return torch.arange(model.user_factors.weight.shape[0])
     users = list(dict.fromkeys(np.atleast_1d(np.asarray(users, dtype=object)).tolist()))  # types kept: 7 is not '7'
     if not users: raise ValueError("`users` is empty: give the ids of the trained users, or None for all rows")
@@ -88,20 +80,6 @@ class MeanUser(FixedUser):
             super().__init__(model.user_factors.weight[rows].mean(0), model.user_bias.weight[rows,0].mean())
 
 # %% ../nbs/06_bootstrapping.ipynb #93006f3b
-def _ids(x) -> np.ndarray:
-    "Raw ids as a 1-d array; a list mixing strings and numbers stays `object`, so 7 and '7' stay apart."
-    a = np.atleast_1d(np.asarray(x))
-    if a.ndim > 1: raise ValueError(f"users must be one id or a 1-d list of ids, not an array of shape {a.shape}")
-    if a.dtype.kind == 'U':  # numpy turns [7, 'a'] into strings: keep each id's type
-        o = np.atleast_1d(np.asarray(x, dtype=object))
-        if not all(isinstance(v, str) for v in o): a = o
-    return a
-
-def _isin(xs, ids) -> np.ndarray:
-    "Which of the ids `xs` are in `ids`, compared as Python compares them: numpy's `isin` may cast 1 to '1'."
-    s = set(np.asarray(ids, dtype=object).tolist())
-    return np.fromiter((x in s for x in np.atleast_1d(np.asarray(xs, dtype=object)).tolist()), bool)
-
 def _user_params(model, vocab, us, cold_mask, strategy):
     "Factors and biases for the raw ids `us`: trained rows where warm, `strategy`'s stand-ins where cold."
     W,B = model.user_factors.weight,model.user_bias.weight[:,0]
@@ -135,10 +113,10 @@ def cold_predict(model:nn.Module, # trained model with user and item factors and
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
     if strategy is not None and not isinstance(strategy, ColdStart):
         raise TypeError(f"strategy must be a `ColdStart`, e.g. `MeanUser(model, vocab)`, not {type(strategy).__name__}")
-    check_factor_model(model); _check_vocab(model, vocab)
+    check_factor_model(model); check_vocab(model, vocab)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(users) == 0 and np.ndim(i) == 0
-    us = _ids(users)
+    us = _raw_ids(users)
     try: us,i = np.broadcast_arrays(us, np.atleast_1d(i))
     except ValueError:
         raise ValueError(f"{np.size(users)} users and {np.size(i)} items: "

@@ -418,6 +418,21 @@ def _lookup(d, keys, what):
                                  ": it is not in the vocabulary, which was built from the dataset's ratings")
     return out[0] if scalar else np.array(out, dtype='int64')
 
+def _raw_ids(x) -> np.ndarray:
+    "Raw ids as a 1-d array; a list mixing strings and numbers stays `object`, so 7 and '7' stay apart."
+    a = np.atleast_1d(np.asarray(x))
+    if a.ndim > 1: raise ValueError(f"users must be one id or a 1-d list of ids, not an array of shape {a.shape}")
+    if a.dtype.kind == 'U':  # numpy turns [7, 'a'] into strings: keep each id's type
+        o = np.atleast_1d(np.asarray(x, dtype=object))
+        if not all(isinstance(v, str) for v in o): a = o
+    return a
+
+def _isin(xs, ids) -> np.ndarray:
+    "Which of the ids `xs` are in `ids`, compared as Python compares them: numpy's `isin` may cast 1 to '1'."
+    s = set(np.asarray(ids, dtype=object).tolist())
+    return np.fromiter((x in s for x in np.atleast_1d(np.asarray(xs, dtype=object)).tolist()), bool)
+
+
 # %% ../nbs/00_data.ipynb #3021b481
 def _sorted_ids(df, c):
     if c not in df: raise ValueError(f"the ratings have no `{c}` column")

@@ -15,7 +15,8 @@ from fastai.layers import Embedding, sigmoid_range
 from .data import Vocab
 
 # %% auto #0
-__all__ = ['RatingsDataset', 'collab_dls', 'DotProduct', 'fit_model', 'valid_mse', 'DotProductBias', 'predict', 'item_biases']
+__all__ = ['check_vocab', 'RatingsDataset', 'collab_dls', 'DotProduct', 'fit_model', 'valid_mse', 'DotProductBias', 'predict',
+           'item_biases']
 
 # %% ../nbs/03_dot_product.ipynb #39a7917e
 def _check_sizes(**sizes):
@@ -31,12 +32,15 @@ def _check_y_range(y_range):
     except (TypeError, ValueError): ok = False
     if not ok: raise ValueError(f"y_range must be None or (low, high) with low < high, not {y_range!r}")
 
-def _check_rows(model, vocab, fn):
-    "Raise unless the model's user and item factor tables have one row per id of `vocab`."
-    for what,attr,n in (('user','user_factors',vocab.n_users), ('item','item_factors',vocab.n_items)):
-        emb = getattr(model, attr, None)
-        if isinstance(emb, nn.Embedding) and emb.num_embeddings != n:
-            raise ValueError(f"{fn}: the model has {emb.num_embeddings} {what} rows but the vocabulary has {n} {what}s")
+def check_vocab(model:nn.Module, vocab:Vocab, fn:str|None=None):
+    "Raise unless `vocab` is a `Vocab` with one id per row of the model's user and item tables (where it has them)."
+    pre = f"{fn}: " if fn else ''
+    if not isinstance(vocab, Vocab): raise TypeError(f"{pre}vocab must be a `Vocab`, not {type(vocab).__name__}")
+    for what,n in (('user', vocab.n_users), ('item', vocab.n_items)):
+        w = getattr(getattr(model, f'{what}_factors', None), 'weight', None)  # a model without tables is not checked
+        if w is not None and w.shape[0] != n:
+            raise ValueError(f"{pre}the model has {w.shape[0]} {what} rows but the vocabulary has {n} {what}s: "
+                             "use the vocabulary the model was trained with")
 
 # %% ../nbs/03_dot_product.ipynb #535b20be
 class RatingsDataset(torch.utils.data.Dataset):
@@ -107,7 +111,7 @@ def fit_model(model, # a model class taking (n_users, n_items, **model_kw), or a
     set_seed(seed, reproducible=True)
     if not isinstance(model, nn.Module): model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
-    else: _check_rows(model, dls.vocab, 'fit_model')
+    else: check_vocab(model, dls.vocab, 'fit_model')
     print(f"seed {seed}")
     learn = Learner(dls, model, loss_func=loss_func or MSELossFlat(), cbs=cbs)
     learn.fit_one_cycle(epochs, lr, wd=wd)
@@ -174,7 +178,7 @@ def predict(model:nn.Module, # a trained model taking (batch, 2) indices
     if not isinstance(model, nn.Module):
         raise TypeError(f"predict needs a trained torch model, not {type(model).__name__}")
     if (items is None) == (titles is None): raise ValueError("give either `items` or `titles`")
-    _check_rows(model, vocab, 'predict')
+    check_vocab(model, vocab, 'predict')
     u = vocab.user_idx(users)
     i = vocab.item_idx(items) if titles is None else vocab.title_idx(titles)
     scalar = np.ndim(u) == 0 and np.ndim(i) == 0

@@ -15,7 +15,9 @@ from .data import Vocab, UnknownIdError, DataError
 from . import models
 from .models import DotProductBias
 from .interpret import most_similar
-from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model, _check_vocab, _ids, _isin
+from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model
+from .data import _raw_ids, _isin
+from .models import check_vocab
 from .train import solve
 
 # %% auto #0
@@ -59,7 +61,7 @@ class Recommender:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch `nn.Module`, not {type(model).__name__}")
         if kind not in ('rating','ranking'): raise ValueError(f"kind must be 'rating' or 'ranking', not {kind!r}")
-        _check_vocab(model, vocab)
+        check_vocab(model, vocab)
         if strategy is not None: _check_strategy(model, strategy)
         self.model,self.vocab,self.strategy,self.kind = model.eval(),vocab,strategy,kind
         self.factors = _factor_model(model)
@@ -93,7 +95,7 @@ class _NewUsers(ColdStart):
 # %% ../nbs/10_recommend.ipynb #0898cb1a
 def _forward(model, vocab, users, items=None, titles=None):
     "Predictions of a model without factor tables: `models.predict`, with an unknown user's error saying why."
-    us = _ids(users)
+    us = _raw_ids(users)
     unk = ~_isin(us, vocab.users)
     if unk.any():
         u = _py(us[unk][0])
