@@ -312,6 +312,18 @@ def _check_frac(name, x):
     if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 < x < 1:
         raise ValueError(f"{name} must be between 0 and 1, not {x!r}")
 
+# the library's argument checks for counts and settings (training, Spark, the sampler use them too)
+def _check_int(name, v, least=1, fn=None):
+    "Raise unless `v` is an integer (not a bool) of at least `least`; `fn` names the caller in the message."
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least:
+        raise ValueError(f"{fn + ': ' if fn else ''}{name} must be an integer of at least {least}, not {v!r}")
+
+def _check_number(name, v, positive=False, fn=None):
+    "Raise unless `v` is a finite real number, non-negative (or positive); `fn` names the caller in the message."
+    ok = not isinstance(v, bool) and isinstance(v, numbers.Real) and np.isfinite(v) and (v > 0 if positive else v >= 0)
+    if not ok: raise ValueError(f"{fn + ': ' if fn else ''}{name} must be a {'positive' if positive else 'non-negative'} "
+                                f"number, not {v!r}")
+
 def random_split(df:pd.DataFrame, # ratings
                  valid_pct:float=0.2, # fraction held out for validation
                  seed:int=42, # seed of the shuffle

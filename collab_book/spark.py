@@ -6,11 +6,11 @@ Docs: https://collab-book.github.io/collab_book/spark.html.md"""
 
 # %% ../nbs/13b_spark.ipynb #65fb0911
 from __future__ import annotations
-import contextlib, json, math, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import contextlib, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .data import Vocab
-from .data import UnknownIdError
+from .data import UnknownIdError, _check_int, _check_number
 from .models import DotProductBias
 from .train import rating_tensors
 
@@ -334,16 +334,12 @@ def als_to_model(als, # a fitted `pyspark.ml.recommendation.ALSModel` on vocabul
 
 # %% ../nbs/13b_spark.ipynb #c1d5af30
 def _check_als(n_factors, l2, epochs, n_blocks, checkpoint_interval, alpha, bias_l2):
-    for name,v,least in (('n_factors', n_factors, 1), ('epochs', epochs, 1),
-                         ('checkpoint_interval', checkpoint_interval, -1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-            raise ValueError(f"{name} must be an integer of at least {least}, not {v!r}")
+    _check_int('n_factors', n_factors); _check_int('epochs', epochs)
+    _check_int('checkpoint_interval', checkpoint_interval, least=-1)
     if n_blocks is not None and (isinstance(n_blocks, bool) or not isinstance(n_blocks, (int, np.integer))
                                  or n_blocks < 1):
         raise ValueError(f"n_blocks must be a positive integer or None, not {n_blocks!r}")
-    for name,v in (('l2', l2), ('alpha', alpha), ('bias_l2', bias_l2)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be a non-negative number, not {v!r}")
+    for name,v in (('l2', l2), ('alpha', alpha), ('bias_l2', bias_l2)): _check_number(name, v)
 
 # %% ../nbs/13b_spark.ipynb #c674ed46
 def fit_als(data, # ratings: a DataFrame (user, item, rating), (x, y) index tensors, or a Parquet/CSV path Spark reads

@@ -16,7 +16,7 @@ from fastai.basics import DataLoaders
 from fastai.callback.schedule import combined_cos
 from fastprogress.fastprogress import master_bar, progress_bar
 from torch.utils.cpp_extension import load_inline
-from .data import Vocab
+from .data import Vocab, _check_int, _check_number
 from .models import DotProductBias
 
 # %% auto #0
@@ -284,21 +284,15 @@ def _valid_loss(model, dl, loss):
         return sum(float(LOSSES[loss](model, xb, yb))*len(yb) for xb,yb in dl.new(shuffle=False))/dl.n
 
 # %% ../nbs/13_train.ipynb #f5cfd8ff
-def _posint(name, v, least=1):
-    if not (isinstance(v, (int,np.integer)) and not isinstance(v, bool) and v >= least):
-        raise ValueError(f"{name} must be an integer of at least {least}, not {v!r}")
-
 def _check_fit(dls, epochs, lr, wd, patience):
     "Fail on bad `fit` arguments before any weights are built."
     if not isinstance(getattr(dls, 'train', None), FastDL): raise TypeError(
         f"dls must be `DataLoaders` of `FastDL`s (from `fast_dls`), not {type(dls).__name__}")
-    _posint('epochs', epochs)
-    if lr is not None and not (isinstance(lr, (int,float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, not {lr!r}")
-    if wd is not None and not (isinstance(wd, (int,float)) and wd >= 0 and math.isfinite(wd)):
-        raise ValueError(f"wd must be a non-negative number, not {wd!r}")
+    _check_int('epochs', epochs)
+    if lr is not None: _check_number('lr', lr, positive=True)
+    if wd is not None: _check_number('wd', wd)
     if patience is not None:
-        _posint('patience', patience)
+        _check_int('patience', patience)
         if _valid_dl(dls) is None: raise ValueError("early stopping (`patience`) needs validation ratings")
 
 # %% ../nbs/13_train.ipynb #d8b19e86
@@ -377,7 +371,7 @@ def solve(params:list, # leaf tensors to fit, each with `requires_grad`
     if not params or not all(isinstance(p, Tensor) and p.is_leaf and p.requires_grad for p in params):
         raise ValueError("params must be a non-empty list of leaf tensors with requires_grad=True")
     if not callable(loss): raise TypeError(f"loss must be a function of no arguments, not {type(loss).__name__}")
-    _posint('max_iter', max_iter)
+    _check_int('max_iter', max_iter)
     def value():
         with torch.no_grad(): return float(loss())
     if not math.isfinite(l0 := value()): raise ValueError(f"the loss is not finite at the start ({l0})")
