@@ -13,7 +13,9 @@ _NAMES = {
     'train': ['fast_dls', 'fit', 'fit_recipe', 'Recipe', 'CHAPTER', 'BPR', 'RECIPES'],
     'recommend': ['Recommender'],
     'coldstart': ['MeanUser'],
+    'bayes': ['BPMF', 'fit_bpmf'],
     'metrics': ['model_scores', 'popularity_scores', 'rating_metrics', 'ranking_metrics'],
+    'evaluate': ['choose_setting'],
 }
 _WHERE = {n: m for m, ns in _NAMES.items() for n in ns}
 __all__ = ['__version__', *_WHERE]

@@ -321,8 +321,8 @@ def _check_int(name, v, least=1, fn=None):
 def _check_number(name, v, positive=False, fn=None):
     "Raise unless `v` is a finite real number, non-negative (or positive); `fn` names the caller in the message."
     ok = not isinstance(v, bool) and isinstance(v, numbers.Real) and np.isfinite(v) and (v > 0 if positive else v >= 0)
-    if not ok: raise ValueError(f"{fn + ': ' if fn else ''}{name} must be a {'positive' if positive else 'non-negative'} "
-                                f"number, not {v!r}")
+    sign = 'positive' if positive else 'non-negative'
+    if not ok: raise ValueError(f"{fn + ': ' if fn else ''}{name} must be a {sign} number, not {v!r}")
 
 def random_split(df:pd.DataFrame, # ratings
                  valid_pct:float=0.2, # fraction held out for validation
