@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'time_split', 'stratified_split', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
+__all__ = ['DATASETS', 'ML100K_SPLITS', 'SHA256', 'DataError', 'get_path', 'read_ratings', 'read_csv_ratings', 'ml100k_items', 'ml100k_users', 'load_ratings', 'random_split', 'load_split', 'time_split', 'stratified_split', 'leave_one_out', 'UnknownIdError', 'Vocab', 'verify', 'user_holdout', 'foldin_split']
 
 # %% ../nbs/00_data.ipynb #3cd265c8
 class DataError(ValueError):
@@ -351,15 +351,16 @@ def load_split(split:str='u1', # one of u1..u5, ua, ub
     return _ml100k_ratings(p, f'{split}.base'), _ml100k_ratings(p, f'{split}.test')
 
 # %% ../nbs/00_data.ipynb #ae4458ea
-def _tail_per_user(df, key, valid_pct, fn) -> tuple:
-    "(train, valid): each user's last `valid_pct` of ratings in the order of `key` (ties: row order) held out."
+def _tail_per_user(df, key, valid_pct, fn, one=False) -> tuple:
+    "(train, valid): each user's last `valid_pct` of ratings (`one`: their last one) in the order of `key` held out."
     pos,u = np.arange(len(df)),pd.factorize(df.user)[0]
     order = np.lexsort((pos, key, u))  # by user, then key, then position
     n = np.bincount(u)
     rank = pos - np.repeat(np.cumsum(n) - n, n)  # 0 for each user's first rating in that order
-    held = np.floor(n*valid_pct + 0.5).astype(int).clip(max=n - 1)  # rounded, at least one left to train on
+    held = (np.ones_like(n) if one else np.floor(n*valid_pct + 0.5).astype(int)).clip(max=n - 1)  # one left to train on
     val = np.zeros(len(df), bool); val[order] = rank >= (n - held)[u[order]]
-    if not val.any(): raise ValueError(f"{fn}: valid_pct={valid_pct} holds out nothing of {len(df)} ratings")
+    if not val.any(): raise ValueError(f"{fn}: " + ("no user has two ratings" if one else
+                                                   f"valid_pct={valid_pct} holds out nothing of {len(df)} ratings"))
     return df[~val].reset_index(drop=True), df[val].reset_index(drop=True)
 
 def _check_users(df, fn, cols=('user',)):
@@ -382,6 +383,16 @@ def stratified_split(df:pd.DataFrame, # ratings with a user column
     "Hold out a random `valid_pct` of each user's ratings for validation (seeded)."
     _check_users(df, 'stratified_split'); _check_frac('valid_pct', valid_pct); _check_seed(seed)
     return _tail_per_user(df, np.random.default_rng(seed).random(len(df)), valid_pct, 'stratified_split')
+
+def leave_one_out(df:pd.DataFrame, # ratings with a user column (and timestamp for `by='time'`)
+                  by:str='time', # 'time': each user's latest rating; 'random': one drawn at random (seeded)
+                  seed:int=42, # seed of the draw, for `by='random'`
+                 ) -> tuple: # (train, test) frames, each in the order of `df`
+    "Hold out one rating of every user who has at least two: their latest, or one at random."
+    if by not in ('time', 'random'): raise ValueError(f"leave_one_out: by must be 'time' or 'random', not {by!r}")
+    _check_users(df, 'leave_one_out', ('user', 'timestamp') if by == 'time' else ('user',)); _check_seed(seed)
+    key = df.timestamp.to_numpy() if by == 'time' else np.random.default_rng(seed).random(len(df))
+    return _tail_per_user(df, key, None, 'leave_one_out', one=True)
 
 
 # %% ../nbs/00_data.ipynb #4143ebd5

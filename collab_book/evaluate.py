@@ -72,16 +72,23 @@ def choose_setting(fit, # function (train, vocab, seed, **setting) -> scores tha
                    seed:int=42, # seed of every training
                    valid_pct:float=0.1, # share of each user's training ratings to validate on
                    by:str='random', # 'random': `stratified_split` (seeded); 'time': `time_split`, each user's latest
-                  ) -> tuple: # (the setting with the lowest validation RMSE, every setting's validation RMSE)
+                   metric='rmse', # 'rmse' or 'mae' (lowest wins), or a function (scores, fit_part, valid, vocab)
+                                  # giving a number, highest wins (e.g. a ranking metric)
+                  ) -> tuple: # (the setting with the best validation score, every setting's validation score)
     "The setting from `grid` that best predicts ratings held out of `train` itself, and the whole table."
     grid = list(grid) if isinstance(grid, (list, tuple)) else grid
     if not isinstance(grid, list) or not grid or not all(isinstance(g, dict) for g in grid):
         raise ValueError(f"choose_setting: grid must be a non-empty list of dicts of settings, not {grid!r}")
     if by not in ('random', 'time'): raise ValueError(f"choose_setting: by must be 'random' or 'time', not {by!r}")
     fit_part,val = stratified_split(train, valid_pct, seed) if by == 'random' else time_split(train, valid_pct)
-    rows = [dict(**g, valid_rmse=rating_metrics(fit(fit_part, vocab, seed, **g), val, vocab)['rmse']) for g in grid]
-    table = pd.DataFrame(rows)
-    return grid[int(table.valid_rmse.to_numpy().argmin())],table
+    if metric not in ('rmse', 'mae') and not callable(metric):
+        raise ValueError(f"choose_setting: metric must be 'rmse', 'mae' or a function, not {metric!r}")
+    score = (lambda S: rating_metrics(S, val, vocab)[metric]) if isinstance(metric, str) else \
+            (lambda S: float(metric(S, fit_part, val, vocab)))
+    name = f"valid_{metric if isinstance(metric, str) else getattr(metric, '__name__', 'score')}"
+    table = pd.DataFrame([dict(**g, **{name: score(fit(fit_part, vocab, seed, **g))}) for g in grid])
+    v = table[name].to_numpy()
+    return grid[int(v.argmin() if isinstance(metric, str) else v.argmax())],table
 
 MSE_GRID = [dict(wd=wd, epochs=e) for e in (5, 10) for wd in (0.05, 0.125, 0.25)]  # the rating model's candidates
 

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent/'collab_book'
 LESSONS = 'lessons'  # modules under collab_book/lessons/ teach; the rest is the product
 # The product's layers, lowest first: a module may import from its own layer and the ones before it, never later ones.
-LAYERS = [['data'], ['models'], ['train'], ['bayes', 'coldstart', 'interpret', 'metrics'], ['recommend', 'spark'],
+LAYERS = [['data'], ['models'], ['train'], ['bayes', 'coldstart', 'interpret', 'metrics', 'ranking'], ['recommend', 'spark'],
           ['evaluate'], ['quickstart'], ['cli']]
 SAME_LAYER = {'fast': 'train'}  # modules that count as another layer's
 INIT = '__init__'  # the package's own __init__.py: above every layer, not checked
