@@ -16,7 +16,7 @@ import numpy as np, pandas as pd, scipy.sparse as sps, torch
 from collab_book.data import Vocab, load_ratings, stratified_split
 from collab_book.evaluate import choose_setting
 from collab_book.metrics import model_scores, popularity_scores, ranking_metrics
-from collab_book.ranking import ease, item_knn
+from collab_book.ranking import ease, interactions, item_knn
 from collab_book.train import BPR, fit_recipe
 
 METRICS = ['ndcg@10', 'precision@10', 'recall@10', 'map']
@@ -24,11 +24,6 @@ QUOTED = [('BiVAE (cornac)', 0.475, 0.412), ('BPR (cornac)', 0.442, 0.388), ('Li
           ('NCF', 0.396, 0.347), ('SAR', 0.382, 0.331), ("fastai's dot product", 0.118, 0.104)]
 
 def ndcg10(S, train, valid, vocab): return ranking_metrics(S, train, valid, vocab, k=10, threshold=0)['ndcg@10']
-
-def csr(df, v):
-    "Who rated what in `df`: a (n_users, n_items) sparse 0/1 matrix on `v`'s indices."
-    u,i = v.user_idx(df.user.to_numpy()),v.item_idx(df.item.to_numpy())
-    return sps.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=(v.n_users, v.n_items))
 
 def cornac_bpr(trn, v, seed):
     import cornac
@@ -46,7 +41,7 @@ def implicit_model(kind, trn, v, seed):
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
     m = (AlternatingLeastSquares if kind == 'als' else BayesianPersonalizedRanking)(random_state=seed, num_threads=1)
-    m.fit(csr(trn, v), show_progress=False)
+    m.fit(sps.csr_matrix(interactions(trn, v).numpy().astype(np.float32)), show_progress=False)
     return np.asarray(m.user_factors) @ np.asarray(m.item_factors).T
 
 def run(seed, v, ratings):
