@@ -7,13 +7,14 @@ __version__ = "0.0.1"
 
 # module -> the names `cb.<name>` reaches; notebook 98_api lists them and checks each one resolves
 _NAMES = {
-    'data': ['get_path', 'load_ratings', 'load_split', 'random_split', 'stratified_split', 'time_split', 'read_ratings',
-             'read_csv_ratings', 'Vocab', 'DataError', 'UnknownIdError'],
+    'data': ['get_path', 'load_ratings', 'load_split', 'random_split', 'stratified_split', 'time_split',
+             'leave_one_out', 'read_ratings', 'read_csv_ratings', 'Vocab', 'DataError', 'UnknownIdError'],
     'models': ['DotProduct', 'DotProductBias'],
-    'train': ['fast_dls', 'fit', 'fit_recipe', 'Recipe', 'CHAPTER', 'BPR', 'RECIPES'],
+    'train': ['fast_dls', 'fit', 'fit_recipe', 'Recipe', 'CHAPTER', 'BPR', 'SOFTMAX', 'RECIPES'],
     'recommend': ['Recommender'],
     'coldstart': ['MeanUser'],
     'bayes': ['BPMF', 'fit_bpmf'],
+    'ranking': ['ease', 'item_knn', 'ials'],
     'metrics': ['model_scores', 'popularity_scores', 'rating_metrics', 'ranking_metrics'],
     'evaluate': ['choose_setting'],
 }

@@ -18,6 +18,7 @@ from .interpret import most_similar
 from .coldstart import ColdStart, FixedUser, cold_predict, check_factor_model
 from .data import _raw_ids, _isin
 from .models import check_vocab
+from .ranking import ItemModel
 from .train import solve
 
 # %% auto #0
@@ -194,13 +195,14 @@ def fold_in_user(model:nn.Module, # trained model with user and item factors and
                  l2:float=0.1, # pull towards the average user
                  max_iter:int=100, # L-BFGS iterations of `solve`
                 ) -> tuple: # (factors, bias) of the new user
-    "Fit a new user's factors and bias to their ratings with every item's factors and bias held fixed."
+    "A new user's factors and bias, fitted with every item's held fixed (or the model's own `fold_in`, if it has one)."
     check_factor_model(model, 'fold-in')
     if isinstance(l2, bool) or not isinstance(l2, (int, float, np.number)) or not 0 <= l2 < np.inf:
         raise ValueError(f"l2 must be a finite number of at least 0, not {l2!r}")
     max_iter = _count(max_iter, 'max_iter', 1)
     with torch.no_grad(): f0,b0 = model.user_factors.weight.mean(0),model.user_bias.weight.mean()
     it,r = (t if t is None else t.to(f0.device) for t in _fold_args(model, items, ratings))
+    if hasattr(model, 'fold_in'): return model.fold_in(it, r)  # a model that writes a new row down fits nothing
     f,b = f0.clone().requires_grad_(),b0.clone().requires_grad_()
     loss = lambda: _fold_loss(model, f, b, it, r) + l2*(((f - f0)**2).sum() + (b - b0)**2)
     solve([f, b], loss, max_iter=max_iter, frozen=model)  # the engine's full-batch solver
@@ -244,7 +246,7 @@ def fold_in(self:Recommender, user, # a new raw user id, of the type of the voca
 # %% ../nbs/10_recommend.ipynb #219e8697
 _FILES = ('model.pt', 'recommender.json')
 _FORMAT = 'collab_book.recommend/1'
-_MODELS = {'DotProductBias': DotProductBias}  # classes `load` may build, by name
+_MODELS = {'DotProductBias': DotProductBias, 'ItemModel': ItemModel}  # classes `load` may build, by name
 
 def _json(x) -> str: return json.dumps(x, sort_keys=True)
 def _digest(cfg:dict) -> str: return hashlib.sha256(_json(cfg).encode()).hexdigest()

@@ -20,9 +20,9 @@ from .data import Vocab, _check_int, _check_number
 from .models import DotProductBias
 
 # %% auto #0
-__all__ = ['LOSSES', 'CHAPTER', 'BPR', 'RECIPES', 'rating_tensors', 'FastDL', 'fast_dls', 'scale_hparams', 'RowAdam',
-           'row_adam_kernel', 'sparse_grads', 'model_mse', 'mse_loss', 'bpr_loss', 'fit', 'solve', 'Recipe',
-           'fit_recipe']
+__all__ = ['LOSSES', 'CHAPTER', 'BPR', 'SOFTMAX', 'RECIPES', 'rating_tensors', 'FastDL', 'fast_dls', 'scale_hparams', 'RowAdam',
+           'row_adam_kernel', 'sparse_grads', 'model_mse', 'mse_loss', 'bpr_loss', 'softmax_loss', 'fit', 'solve',
+           'Recipe', 'fit_recipe']
 
 # %% ../nbs/13_train.ipynb #05ee54ae
 def rating_tensors(df:pd.DataFrame, # ratings: user, item, rating
@@ -267,7 +267,15 @@ def bpr_loss(model:nn.Module, xb:Tensor, yb:Tensor, l2:float=0.) -> Tensor:
     res = F.softplus(model(torch.stack([u, j], 1)) - model(xb))
     return (res + l2*model.penalty(u, i, j)).mean() if l2 else res.mean()
 
-LOSSES = dict(mse=mse_loss, bpr=bpr_loss)  # name -> loss(model, xb, yb, l2)
+def softmax_loss(model:nn.Module, xb:Tensor, yb:Tensor, l2:float=0.) -> Tensor:
+    "Cross-entropy of each rated item against every item's score for that user; plus `l2` on the rows used."
+    if not hasattr(model, 'score'):
+        raise TypeError(f"softmax_loss scores every item with `score`, which a {type(model).__name__} lacks")
+    u,i = xb[:,0],xb[:,1]
+    res = F.cross_entropy(model.score(model.user_factors(u), model.user_bias(u)[:,0]), i, reduction='none')
+    return (res + l2*model.penalty(u, i)).mean() if l2 else res.mean()
+
+LOSSES = dict(mse=mse_loss, bpr=bpr_loss, softmax=softmax_loss)  # name -> loss(model, xb, yb, l2)
 
 # %% ../nbs/13_train.ipynb #7c136374
 def _set_hypers(opt, lr, mom):
@@ -302,7 +310,7 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
         lr:float|None=None, # peak learning rate; default: `scale_hparams(bs)['lr']`
         wd:float|None=None, # decoupled weight decay; default: `scale_hparams(bs)['wd']`
         seed:int=42, # seed of the starting weights, the shuffles and any sampled negatives
-        loss:str='mse', # a key of `LOSSES`: 'mse' or 'bpr'
+        loss:str='mse', # a key of `LOSSES`: 'mse', 'bpr' or 'softmax'
         l2:float=0., # row penalty: `l2` times `model.penalty` of the rows each batch uses
         patience:int|None=None, # stop after this many epochs without a better validation loss; keep the best
         one_cycle:bool=True, # fastai's one-cycle `lr` and momentum; False: constant `lr` (plain Adam)
@@ -416,7 +424,9 @@ class Recipe:
 CHAPTER = Recipe('chapter', bs=1024, lr=0.01, wd=0.125, l2=0.05)
 # the ranking model of notebook 11: BPR with a row penalty
 BPR = Recipe('bpr', loss='bpr', y_range=None, epochs=40, bs=1024, lr=0.02, wd=0., l2=0.01)
-RECIPES = {r.name: r for r in (CHAPTER, BPR)}
+# the ranking model of notebook 15: the softmax over every item (wd and epochs chosen there on a validation share)
+SOFTMAX = Recipe('softmax', loss='softmax', y_range=None, epochs=10, bs=1024, lr=0.01, wd=0.2)
+RECIPES = {r.name: r for r in (CHAPTER, BPR, SOFTMAX)}
 
 # %% ../nbs/13_train.ipynb #ff2f7018
 def fit_recipe(train:pd.DataFrame, # ratings to train on: user, item, rating
