@@ -31,11 +31,11 @@ def _data(a):
 _FLAGS = ('epochs', 'lr', 'wd', 'l2', 'bs', 'n_factors')  # the recipe settings a flag may override
 
 def _recipe(a):
-    "The recipe for `--loss`, with the settings given on the command line changed."
+    "The recipe for `--loss` (mse unless given), with the settings given on the command line changed."
     from dataclasses import replace
-    from collab_book.train import CHAPTER, BPR
-    return replace(dict(mse=CHAPTER, bpr=BPR)[a.loss], **{k: getattr(a, k) for k in _FLAGS
-                                                            if getattr(a, k) is not None})
+    from collab_book.train import CHAPTER, BPR, SOFTMAX
+    return replace(dict(mse=CHAPTER, bpr=BPR, softmax=SOFTMAX)[a.loss or 'mse'],
+                   **{k: getattr(a, k) for k in _FLAGS if getattr(a, k) is not None})
 
 def _check_out(out:str):
     "Refuse an `--out` folder that could not be written, before any training."
@@ -59,23 +59,60 @@ def _plain(x):
 def _print_json(o): print(json.dumps(o))
 
 
+# %% ../nbs/12_cli.ipynb #b70df005
+# the closed-form ranking models' settings with `collab_book.ranking`'s defaults (a test checks they agree)
+_RANKERS = {'ease': dict(l2=500.), 'item-knn': dict(k=100), 'ials': dict(n_factors=64, l2=30., alpha=2., epochs=10)}
+_TUNE = (*_FLAGS, 'k', 'alpha')  # every flag that sets a training setting
+
+def _flag(k:str) -> str: return '--' + k.replace('_', '-')
+
+def _given(a, dflt:dict) -> dict:
+    "The settings `dflt`, each changed to its flag's value where the command line gives one."
+    return {k: d if getattr(a, k) is None else getattr(a, k) for k,d in dflt.items()}
+
+def _takes(a, takes, what:str, who:str):
+    "Refuse any setting flag given that is not in `takes`: the one line says it is `what`, and what `who` takes."
+    odd = [_flag(k) for k in _TUNE if k not in takes and getattr(a, k) is not None]
+    if odd: raise ValueError(f"{', '.join(odd)}: not {what} ({who} takes {', '.join(map(_flag, takes))})")
+
+def _ranker(a) -> dict:
+    "The settings of the ranking model `--model` names, checked: a flag or engine it does not take is an error."
+    m = a.model
+    if a.engine == 'spark': raise ValueError(f"--model {m} trains on --engine torch, not --engine spark")
+    if a.loss is not None: raise ValueError(f"--loss is for --model dot only: {m} has its own objective")
+    _takes(a, _RANKERS[m], f"a setting of --model {m}", 'it')
+    s = _given(a, _RANKERS[m])
+    if s.get('l2') == 0: raise ValueError(f"--l2 must be positive for --model {m}, not 0")
+    return s
+
+
 # %% ../nbs/12_cli.ipynb #457733bb
 _ALS = dict(n_factors=50, l2=0.15, epochs=15)  # --engine spark's settings (bench/spark: u1..u5 mean RMSE 0.920)
 
 def _settings(a) -> dict:
-    "The settings `train` will use, checked before any data is read: the recipe's, or ALS's for `--engine spark`."
+    "The settings `train` will use, checked before any data is read: a recipe's, a ranking model's, or ALS's."
     from dataclasses import asdict
+    if a.engine != 'spark' and a.master is not None: raise ValueError("--master is for --engine spark only")
+    if a.model != 'dot': return dict(engine='torch', model=a.model, kind='ranking', **{a.model: _ranker(a)})
     if a.engine != 'spark':
-        if a.master is not None: raise ValueError("--master is for --engine spark only")
-        return dict(engine='torch', recipe=asdict(_recipe(a)))
-    if a.loss != 'mse': raise ValueError("--engine spark trains ALS on ratings: use --loss mse, not --loss bpr")
-    odd = [f"--{k}" for k in ('lr', 'wd', 'bs') if getattr(a, k) is not None]
-    if odd: raise ValueError(f"{', '.join(odd)}: not an ALS setting (--engine spark takes --n-factors, --l2, --epochs)")
-    return dict(engine='spark', master=a.master or 'local[*]',
-                als={k: d if getattr(a, k) is None else getattr(a, k) for k,d in _ALS.items()})
+        _takes(a, _FLAGS, 'a recipe setting', '--model dot')
+        r = _recipe(a)
+        return dict(engine='torch', model='dot', kind='rating' if r.loss == 'mse' else 'ranking', recipe=asdict(r))
+    if a.loss not in (None, 'mse'):
+        raise ValueError(f"--engine spark trains ALS on ratings: use --loss mse, not --loss {a.loss}")
+    _takes(a, _ALS, 'an ALS setting', '--engine spark')
+    return dict(engine='spark', model='dot', kind='rating', master=a.master or 'local[*]', als=_given(a, _ALS))
+
+def _fit_ranker(s:dict, trn, v, a, say):
+    "Fit the closed-form ranking model that the settings `s` name."
+    from collab_book.ranking import ease, item_knn, ials
+    m,kw = s['model'],s[s['model']]
+    say(f"{m}: " + ', '.join(f"{k} {x}" for k,x in kw.items()))
+    if m == 'ials': return ials(trn, v, **kw, seed=a.seed, verbose=not (a.quiet or a.json))  # prints its objective
+    return {'ease': ease, 'item-knn': item_knn}[m](trn, v, **kw)
 
 def _fit(a):
-    "Train with the engine, settings and data the command line `a` names: (model, vocab, train, valid, settings)."
+    "Train as the command line `a` says (model, engine, settings, data): (model, vocab, train, valid, settings)."
     from collab_book.data import Vocab, random_split
     s = _settings(a)  # bad settings fail here, before any data is read
     _check_out(a.out)
@@ -84,6 +121,7 @@ def _fit(a):
     if a.valid_pct: trn,val = random_split(trn, a.valid_pct, seed=a.seed)
     say,loud = _text(a),not (a.quiet or a.json)  # loud: the epoch table (or ALS's timings)
     say(f"{len(trn):,} ratings to train on; {v.n_users:,} users, {v.n_items:,} items")
+    if s['model'] != 'dot': return _fit_ranker(s, trn, v, a, say),v,trn,val,s
     if s['engine'] == 'spark':
         from collab_book.spark import fit_als
         say(f"ALS on Spark {s['master']}, biases first: " + ', '.join(f"{k} {x}" for k,x in s['als'].items()))
@@ -97,12 +135,12 @@ def _fit(a):
     return m,v,trn,val,s
 
 def cmd_train(a):
-    "Train a model (the recipe for `--loss`, or ALS on Spark) and save it as a `Recommender` folder."
+    "Train a model (a recipe, a closed-form ranking model, or ALS on Spark) and save it as a `Recommender` folder."
     from collab_book.recommend import Recommender
     m,v,trn,val,s = _fit(a)
-    Recommender(m, v, rated=trn, kind='rating' if a.loss == 'mse' else 'ranking').save(a.out)
+    Recommender(m, v, rated=trn, kind=s['kind']).save(a.out)
     _text(a)(f"saved to {a.out}")  # before the metrics, so nothing they could say loses the model
-    res = _metrics(m, v, trn, val, a.loss, a) if a.valid_pct else {}
+    res = _metrics(m, v, trn, val, s['kind'], a) if a.valid_pct else {}
     if not a.json: return _show(res)
     out = dict(saved=a.out, **s, ratings=len(trn), users=v.n_users, items=v.n_items)
     if a.valid_pct: out |= dict(valid_ratings=len(val), metrics=res)
@@ -110,11 +148,11 @@ def cmd_train(a):
 
 
 # %% ../nbs/12_cli.ipynb #f82227b3
-def _metrics(model, vocab, trn, tst, loss, a) -> dict:
-    "Rating metrics (for a rating model) and ranking metrics at 10 (or every item, if fewer), as plain numbers."
+def _metrics(model, vocab, trn, tst, kind:str, a) -> dict:
+    "Rating metrics (for `kind` 'rating') and ranking metrics at 10 (or every item, if fewer), as plain numbers."
     from collab_book.metrics import model_scores, rating_metrics, ranking_metrics
     S = model_scores(model)
-    res = rating_metrics(S, tst, vocab) if loss == 'mse' else {}
+    res = rating_metrics(S, tst, vocab) if kind == 'rating' else {}
     try: res.update(ranking_metrics(S, trn, tst, vocab, k=min(10, vocab.n_items)))
     except ValueError as e: print(f"no ranking metrics: {e}", file=sys.stderr if a.json else sys.stdout)
     return {k: _plain(v) for k,v in res.items()}
@@ -154,7 +192,7 @@ def cmd_evaluate(a):
     rec = _load(a.model)
     tst = load_split(a.split)[1] if a.split else _like(read_csv_ratings(a.test, encoding=a.encoding), rec.vocab)
     _text(a)(f"{len(tst):,} test ratings")
-    res = _metrics(rec.model, rec.vocab, _rated(rec), tst, 'mse' if rec.kind == 'rating' else 'bpr', a)
+    res = _metrics(rec.model, rec.vocab, _rated(rec), tst, rec.kind, a)
     _print_json(res) if a.json else _show(res)
 
 
@@ -240,19 +278,23 @@ class _Help(argparse.HelpFormatter):
 
 # %% ../nbs/12_cli.ipynb #b0f7ea31
 ML100K_SPLITS = ('u1','u2','u3','u4','u5','ua','ub')  # as in `collab_book.data` (a test checks)
-# CHAPTER's (mse, chapter) and BPR's settings, written here for the help alone (a test checks they agree): reading
-# them from `collab_book.train` would import torch and fastai, seconds that `--help` should not take
-_SETTINGS = dict(epochs=(_POS_INT, 'passes over the training ratings', 5, 40),
-                 lr=(_POS, 'peak learning rate', 0.01, 0.02), wd=(_NONNEG, 'decoupled weight decay', 0.125, 0.),
-                 l2=(_NONNEG, 'row penalty', 0.05, 0.01), bs=(_POS_INT, 'batch size', 1024, 1024),
-                 n_factors=(_POS_INT, 'latent factors per user and item', 50, 50))
+# CHAPTER's (mse, chapter), BPR's and SOFTMAX's settings, written here for the help alone (a test checks they agree):
+# reading them from `collab_book.train` would import torch and fastai, seconds that `--help` should not take
+_SETTINGS = dict(epochs=(_POS_INT, 'passes over the training ratings', 5, 40, 10),
+                 lr=(_POS, 'peak learning rate', 0.01, 0.02, 0.01),
+                 wd=(_NONNEG, 'decoupled weight decay', 0.125, 0., 0.2),
+                 l2=(_NONNEG, 'row penalty, or the ridge penalty of ease and ials', 0.05, 0.01, 0.),
+                 bs=(_POS_INT, 'batch size', 1024, 1024, 1024),
+                 n_factors=(_POS_INT, 'latent factors per user and item', 50, 50, 50))
 
-def _recipe_args(p, names, recipes):
-    "Add a flag for each recipe setting in `names`; its help gives the value in each of the two `recipes`."
+def _recipe_args(p, names, recipes, rankers=None):
+    "Add a flag for each recipe setting in `names`; its help gives its value in `recipes` and the `rankers` taking it."
     for k in names:
         typ,what,*vals = _SETTINGS[k]
-        dflt = vals[0] if vals[0] == vals[1] else ', '.join(f"{v} for {r}" for r,v in zip(recipes, vals))
-        p.add_argument('--' + k.replace('_', '-'), type=typ, help=f"{what} (default: the recipe's: {dflt})")
+        vals = dict(zip(recipes, vals))
+        dflt = vals[recipes[0]] if len(set(vals.values())) == 1 else ', '.join(f"{v} for {r}" for r,v in vals.items())
+        dflt = f"the recipe's: {dflt}" + ''.join(f"; {m}: {d[k]}" for m,d in (rankers or {}).items() if k in d)
+        p.add_argument(_flag(k), type=typ, help=f"{what} (default: {dflt})")
 
 def _quickstart_args(q):
     q.add_argument('--recipe', choices=['chapter', 'bpr'], default='chapter', help="chapter (MSE) or bpr")
@@ -269,10 +311,18 @@ def _train_args(t):
                    help="ml-100k, ml-latest-small, or a CSV of user,item,rating[,timestamp]")
     t.add_argument('--split', choices=ML100K_SPLITS, help="train on this ML-100K split's base file, e.g. u1")
     t.add_argument('--out', required=True, type=_nonempty, metavar='DIR', help="folder to save the model in")
-    t.add_argument('--loss', choices=['mse', 'bpr'], default='mse', help="mse: predict ratings; bpr: rank items")
+    t.add_argument('--model', choices=['dot', *_RANKERS], default='dot',
+                   help="dot: DotProductBias trained with the recipe of --loss; ease, item-knn, ials: ranking models "
+                        "fitted in closed form")
+    t.add_argument('--loss', choices=['mse', 'bpr', 'softmax'],
+                   help="with --model dot: mse predicts ratings; bpr and softmax rank items (default: mse)")
     t.add_argument('--valid-pct', type=_PCT, default=0., metavar='P',
                    help="hold out this share of the ratings and report metrics")
-    _recipe_args(t, _FLAGS, ('mse', 'bpr'))
+    _recipe_args(t, _FLAGS, ('mse', 'bpr', 'softmax'), _RANKERS)
+    t.add_argument('--k', type=_POS_INT,
+                   help=f"neighbours each item keeps, with --model item-knn (default: {_RANKERS['item-knn']['k']})")
+    t.add_argument('--alpha', type=_NONNEG,
+                   help=f"extra confidence in a rated pair, with --model ials (default: {_RANKERS['ials']['alpha']})")
     t.add_argument('--seed', type=_NAT, default=42, help="seed of the split, the weights and the shuffles")
     t.add_argument('--engine', choices=['torch', 'spark'], default='torch',
                    help="torch: the library's engine; spark: ALS on Apache Spark (the spark extra)")

@@ -1,4 +1,4 @@
-"""Rating and ranking metrics on ML-100K's canonical splits, against Surprise's baselines and popularity, with a ranking-trained model and new users folded in.
+"""Rating and ranking metrics on ML-100K's canonical splits, against Surprise's baselines and popularity, with ranking-trained models and new users folded in.
 
 Docs: https://collab-book.github.io/collab_book/evaluate.html.md"""
 
@@ -10,7 +10,8 @@ import time
 import numpy as np, pandas as pd, torch
 from torch import nn
 from .data import Vocab, load_ratings, load_split, foldin_split, stratified_split, time_split, ML100K_SPLITS
-from .train import fit_recipe, CHAPTER, BPR
+from .train import fit_recipe, CHAPTER, BPR, SOFTMAX
+from .ranking import ease, item_knn, ials
 from .metrics import model_scores, popularity_scores, mean_scores, rating_metrics, ranking_metrics, _check_frame
 from .data import user_holdout
 from .recommend import fold_in_user
@@ -19,8 +20,8 @@ try: import surprise
 except ImportError: surprise = None  # Surprise's baselines need `pip install scikit-surprise`
 
 # %% auto #0
-__all__ = ['MSE_GRID', 'MODELS', 'RANKING', 'surprise_fit', 'surprise_scores', 'choose_setting', 'chapter_scores', 'benchmark',
-           'summarize', 'foldin_scores', 'foldin_benchmark']
+__all__ = ['MSE_GRID', 'RANKERS', 'MODELS', 'RANKING', 'surprise_fit', 'surprise_scores', 'choose_setting', 'chapter_scores',
+           'ndcg10', 'benchmark', 'summarize', 'foldin_scores', 'foldin_benchmark']
 
 # %% ../nbs/11_evaluate.ipynb #97d6c28f
 def surprise_fit(algo, # an unfitted Surprise algorithm, e.g. `surprise.SVD(random_state=42)`
@@ -97,14 +98,36 @@ def chapter_scores(train:pd.DataFrame, vocab:Vocab, seed:int=42, **setting) -> n
     return model_scores(fit_recipe(train, vocab, CHAPTER, seed=seed, **setting))
 
 
+# %% ../nbs/11_evaluate.ipynb #58ce6414
+def ndcg10(S:np.ndarray, # (n_users, n_items) scores of a model trained on `fit_part`
+           fit_part:pd.DataFrame, # the ratings it was trained on: never recommended again
+           valid:pd.DataFrame, # the validation ratings; those of 4 or more are relevant
+           vocab:Vocab) -> float:
+    "NDCG@10 of our protocol on validation ratings: the score `choose_setting` ranks the ranking models' settings by."
+    return ranking_metrics(S, fit_part, valid, vocab)['ndcg@10']
+
+# name -> (function (train, vocab, seed, **setting) giving scores, candidate settings); chosen per split by `ndcg10`
+RANKERS = {
+    'EASE': (lambda t, v, s, **kw: model_scores(ease(t, v, **kw)),
+             [dict(l2=x) for x in (100., 250., 500., 1000., 2000.)]),
+    'item-kNN': (lambda t, v, s, **kw: model_scores(item_knn(t, v, **kw)),
+                 [dict(k=k) for k in (50, 100, 200, 400, 800)]),
+    'iALS': (lambda t, v, s, **kw: model_scores(ials(t, v, seed=s, **kw)),
+             [dict(l2=l, alpha=a) for l in (10., 30., 100.) for a in (1., 2., 5.)]),
+    'DotProductBias (softmax)': (lambda t, v, s, **kw: model_scores(fit_recipe(t, v, SOFTMAX, seed=s, **kw)),
+                                 [dict(wd=w, epochs=e) for e in (10, 20) for w in (0.05, 0.1, 0.2)]),
+}
+
 # %% ../nbs/11_evaluate.ipynb #9eefbd04
 def _surprise(algo): return lambda trn, tst, v, s: surprise_scores(surprise_fit(algo(s), trn), v)
 
-def _chosen(trn, tst, v, s):
-    "`CHAPTER` with the `MSE_GRID` setting chosen on `trn`'s own validation ratings, then trained on all of `trn`."
-    best,_ = choose_setting(chapter_scores, MSE_GRID, trn, v, s)
-    print(f"DotProductBias (MSE): {best} chosen on the training file's own validation ratings", flush=True)
-    return chapter_scores(trn, v, s, **best)
+def _chosen(name, fit, grid, metric='rmse'):
+    "A `MODELS` function: `fit` with the `grid` setting `choose_setting` picks on `trn` alone, trained on all of `trn`."
+    def f(trn, tst, v, s):
+        best,_ = choose_setting(fit, grid, trn, v, s, metric=metric)
+        print(f"{name}: {best} chosen on the training file's own validation ratings", flush=True)
+        return fit(trn, v, s, **best)
+    return f
 
 # name -> (function of (train, test, vocab, seed) giving an (n_users, n_items) score matrix, is it a rating model?)
 MODELS = {
@@ -113,9 +136,11 @@ MODELS = {
     'biases (Surprise)':    (_surprise(lambda s: surprise.BaselineOnly(verbose=False)), True),
     'SVD (Surprise)':       (_surprise(lambda s: surprise.SVD(random_state=s)), True),
     'SVD++ (Surprise)':     (_surprise(lambda s: surprise.SVDpp(random_state=s, cache_ratings=True)), True),
-    'DotProductBias (MSE)': (_chosen, True),
+    'DotProductBias (MSE)': (_chosen('DotProductBias (MSE)', chapter_scores, MSE_GRID), True),
     'DotProductBias (BPR)': (lambda trn, tst, v, s: model_scores(fit_recipe(trn, v, BPR, seed=s)), False),
+    **{name: (_chosen(name, fit, grid, ndcg10), False) for name,(fit,grid) in RANKERS.items()},
 }
+
 
 # %% ../nbs/11_evaluate.ipynb #0e6f540f
 def benchmark(splits=('u1',), # ML-100K canonical splits to run (or one name)
