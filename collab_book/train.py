@@ -64,13 +64,15 @@ class FastDL:
     def n(self): return len(self.y)
     def __len__(self): return math.ceil(self.n/self.bs)
     def __iter__(self):
-        idx = torch.randperm(self.n) if self.shuffle else None
+        idx = torch.randperm(self.n, device=self.x.device) if self.shuffle else None
         for i in range(0, self.n, self.bs):
             if idx is None: xb,yb = self.x[i:i+self.bs],self.y[i:i+self.bs]
             else: b = idx[i:i+self.bs]; xb,yb = self.x[b],self.y[b]
             xb = xb.long()
             yield (xb,yb) if self.device is None else (xb.to(self.device),yb.to(self.device))
-    def to(self, device): self.device = device; return self
+    def to(self, device):
+        "Keep the whole ratings on `device` (moved once, not per batch)."
+        self.x,self.y,self.device = self.x.to(device),self.y.to(device),device; return self
     def new(self, **kw):
         "Copy with `bs`, `shuffle` or `device` changed (other fastai options are ignored)."
         d = dict(bs=self.bs, shuffle=self.shuffle, vocab=self.vocab, device=self.device)
@@ -144,7 +146,7 @@ def _dense(self:RowAdam, p, st, g):
     if gr.is_sparse:
         if 'buf' not in st: st['buf'] = torch.zeros_like(p)
         gr = st['buf'].zero_().index_add_(0, gr._indices()[0], gr._values())
-    if 'mv' not in st: st['mv'] = torch.zeros(2, *p.shape)
+    if 'mv' not in st: st['mv'] = torch.zeros(2, *p.shape, device=p.device)
     lr,(b1,b2) = g['lr'],g['betas']
     _adam_rows(p, st['mv'].transpose(0,1), gr, 1-lr*g['wd'], lr, b1, b2, g['eps'], st['t'])
 
@@ -198,15 +200,16 @@ def _rows(self:RowAdam, p, st, g):
     "Lazy update of the rows in the batch, with the weight decay they missed since they were last touched."
     if 'last' not in st:
         n = p.shape[0]
-        st.update(mv=p.new_zeros(n, 2, *p.shape[1:]), L=0., last=torch.zeros(n, dtype=torch.float64),
-                  mask=torch.zeros(n, dtype=torch.bool), pos=torch.zeros(n, dtype=torch.int64))
+        st.update(mv=p.new_zeros(n, 2, *p.shape[1:]), L=0., last=p.new_zeros(n, dtype=torch.float64),
+                  mask=p.new_zeros(n, dtype=torch.bool), pos=p.new_zeros(n, dtype=torch.int64))
     idx,val = p.grad._indices()[0],p.grad._values()
     mask,pos = st['mask'],st['pos']
     mask[idx] = True; rows = mask.nonzero().squeeze(1); mask[rows] = False  # unique rows, O(batch)
-    pos[rows] = torch.arange(len(rows)); gr = val.new_zeros(len(rows), *val.shape[1:]).index_add_(0, pos[idx], val)
+    pos[rows] = torch.arange(len(rows), device=p.device)
+    gr = val.new_zeros(len(rows), *val.shape[1:]).index_add_(0, pos[idx], val)
     lr,(b1,b2) = g['lr'],g['betas']
     st['L'] += math.log1p(-lr*g['wd'])
-    kern = row_adam_kernel() if self.fused and p.ndim == 2 else None
+    kern = row_adam_kernel() if self.fused and p.ndim == 2 and p.device.type == 'cpu' else None  # a CPU kernel
     if kern: return kern.row_adam(p.data, st['mv'], st['last'], rows, gr.contiguous(), st['L'],
                                   lr, b1, b2, g['eps'], st['t'])
     f = torch.exp(st['L'] - st['last'].index_select(0, rows)).float().view(-1, *[1]*(p.ndim-1))
@@ -292,7 +295,7 @@ def _valid_loss(model, dl, loss):
         return sum(float(LOSSES[loss](model, xb, yb))*len(yb) for xb,yb in dl.new(shuffle=False))/dl.n
 
 # %% ../nbs/13_train.ipynb #f5cfd8ff
-def _check_fit(dls, epochs, lr, wd, patience):
+def _check_fit(dls, epochs, lr, wd, patience, device=None):
     "Fail on bad `fit` arguments before any weights are built."
     if not isinstance(getattr(dls, 'train', None), FastDL): raise TypeError(
         f"dls must be `DataLoaders` of `FastDL`s (from `fast_dls`), not {type(dls).__name__}")
@@ -302,6 +305,12 @@ def _check_fit(dls, epochs, lr, wd, patience):
     if patience is not None:
         _check_int('patience', patience)
         if _valid_dl(dls) is None: raise ValueError("early stopping (`patience`) needs validation ratings")
+    if device is None: return
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, not {device!r}") from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} is not available: this PyTorch sees no CUDA GPU; train on 'cpu'")
 
 # %% ../nbs/13_train.ipynb #d8b19e86
 def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built model
@@ -318,10 +327,11 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
         fused:bool=True, # row-wise updates with the compiled kernel, where it builds
         verbose:bool=True, # print the seed and the epoch table
         progress:bool=False, # show a progress bar over the batches
+        device=None, # where to train ('cpu', 'cuda', 'cuda:1'); None: where the model is (the CPU for a new one)
         **model_kw, # passed to `model` when it is a class
        ) -> nn.Module: # the trained model, with `.history` (one dict per epoch) and `.best_epoch`
     "Train `model` on `dls`: `RowAdam` with decoupled `wd`, one-cycle schedule, a loss from `LOSSES`, seeded."
-    _check_fit(dls, epochs, lr, wd, patience)
+    _check_fit(dls, epochs, lr, wd, patience, device)
     if loss not in LOSSES: raise ValueError(f"loss must be one of {list(LOSSES)}, not {loss!r}")
     if not (isinstance(l2, (int,float)) and l2 >= 0): raise ValueError(f"l2 must be a non-negative number, not {l2!r}")
     hp = scale_hparams(dls.train.bs)
@@ -332,6 +342,11 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
             raise ValueError("a model class needs `dls.vocab` for its sizes: build `dls` with `fast_dls`")
         model = model(dls.vocab.n_users, dls.vocab.n_items, **model_kw)
     elif model_kw: raise TypeError(f"model options {list(model_kw)} given for a model that is already built")
+    # the weights were drawn on the CPU under the seed, so every device starts from the same ones
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    if device is not None or dev.type != 'cpu':
+        model = model.to(dev)
+        for dl in dls.loaders: dl.to(dev)
     if lazy or any(isinstance(m, nn.Embedding) for m in model.modules()): sparse_grads(model, on=lazy)
     opt = RowAdam(model.parameters(), lr=lr, wd=wd, lazy=lazy, fused=fused)
     return _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, verbose, progress)
