@@ -212,6 +212,9 @@ if __name__ == '__main__':
     if want('bench'):
         rc, out, secs = run([sys.executable, 'tools/bench.py', '--quick'], timeout=900)
         report("benchmark, quick: the fast path's MSE matches (tools/bench.py --quick)", rc == 0, secs, out)
+        rc, out, secs = run([sys.executable, 'tools/bench_peers.py', '--quick'], timeout=600)
+        report("benchmark against peers, quick: 1 and 2 threads agree, and with the Learner loop (tools/bench_peers.py --quick)",
+               rc == 0, secs, out)
     nbs = [n for n in notebooks() if not a.only or any(o in n.name for o in a.only)]
     with ThreadPoolExecutor(a.jobs) as ex:
         for nb, ok, secs, out in ex.map(lambda n: test_nb(n, a.flags), nbs):
