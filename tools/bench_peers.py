@@ -174,6 +174,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='seconds, for CI: the engine at 1 and 2 threads agree')
     ap.add_argument('--out', default=str(root / 'bench' / 'peers'))
     ap.add_argument('--only', nargs='*', help='systems to run (default: all)')
+    ap.add_argument('--report-only', action='store_true', help="rewrite results.md and frontier.png from --out's results.json")
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
@@ -182,6 +183,9 @@ def main():
         warnings.filterwarnings('ignore')
         pts = JOBS[name](**kw)
         print(json.dumps(dict(points=pts, peak_gb=peak_gb()))); return
+    if a.report_only:
+        d = json.loads((Path(a.out) / 'results.json').read_text())
+        md = report(d['runs'], d['info']); print(md); return write(d['runs'], d['info'], md, Path(a.out))
     import torch
     cpus = os.cpu_count()
     info = dict(python=platform.python_version(), torch=torch.__version__, cpus=cpus, load_start=os.getloadavg(),
@@ -213,6 +217,7 @@ def check_quick(runs):
     assert ours <= 0.86, f"the engine's valid MSE after 3 epochs is {ours:.4f}, worse than 0.86"
     print(f"OK: `fit` {ours:.4f}, the reference Learner loop {ref:.4f}, after 3 epochs")
 
+def _family(r): return 'collab_book' if r['system'].startswith('collab_book') else r['system']
 def first_below(pts, bar): return min((p['secs'] for p in pts if p['mse'] <= bar), default=math.inf)
 def best_within(pts, secs): return min((p['mse'] for p in pts if p['secs'] <= secs), default=math.inf)
 def fmt_s(x): return '-' if x == math.inf else f"{x:.2f}" if x < 10 else f"{x:.1f}"
@@ -232,7 +237,7 @@ def report(runs, info):
     for s, why in NOT_RUN.items(): L.append(f"| {s} | | | {why} | | | |")
     systems = list(dict.fromkeys(r['system'].split(' ')[0] if r['system'].startswith('collab_book') else r['system']
                                  for r in runs))
-    fam = lambda r: 'collab_book' if r['system'].startswith('collab_book') else r['system']
+    fam = _family
     front = {s: {b: min(best_within(r['points'], b) for r in runs if fam(r) == s) for b in BUDGETS} for s in systems}
     L += ['', f"### The frontier: the best validation MSE each library reaches within a time budget (any setting, any thread count)", '',
           '| library | ' + ' | '.join(f"within {b} s" for b in BUDGETS) + ' |', '|---|' + '---|' * len(BUDGETS)]
@@ -257,14 +262,19 @@ def write(runs, info, md, out):
     (out / 'results.json').write_text(json.dumps(dict(info=info, runs=runs), indent=1, default=str) + '\n')
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 5))
+    fams = list(dict.fromkeys(_family(r) for r in runs))
+    styles = {}  # (system, setting) -> line style, in order within each library
+    for r in runs: styles.setdefault((r['system'], r['setting']), ['-', '--', ':', '-.', (0, (3, 1, 1, 1))][
+        sum(k[0].split(' ')[0] == r['system'].split(' ')[0] for k in styles) % 5])
     for r in runs:
         pts = sorted(r['points'], key=lambda p: p['secs'])
-        ax.plot([max(p['secs'], 1e-2) for p in pts], [p['mse'] for p in pts], 'o-' if r['threads'] == 1 else 's--', ms=3,
-                lw=1, label=f"{r['system']}, {r['setting']}, {r['threads']}t")
+        ax.plot([max(p['secs'], 1e-2) for p in pts], [p['mse'] for p in pts], ls=styles[(r['system'], r['setting'])],
+                marker='o' if r['threads'] == 1 else 's', ms=3, lw=1, color=f"C{fams.index(_family(r))}",
+                label=f"{r['system']}, {r['setting']}" if r['threads'] == 1 else None)
     for b in BUDGETS: ax.axvline(b, c='gray', lw=0.6, ls=':')
     ax.axhline(BAR, c='k', lw=0.6, ls=':')
     ax.set_xscale('log'); ax.set_ylim(0.76, 1.0); ax.set_xlabel('training seconds'); ax.set_ylabel('validation MSE')
-    ax.set_title("ML-100K, the chapter's split: time against accuracy")
+    ax.set_title("ML-100K, the chapter's split: time against accuracy (circles: 1 thread, squares: 2)")
     ax.legend(fontsize=5.5, loc='center left', bbox_to_anchor=(1.01, 0.5)); fig.tight_layout()
     fig.savefig(out / 'frontier.png', dpi=110)
     print(f"wrote {out.relative_to(root)}/results.md, results.json, frontier.png")
