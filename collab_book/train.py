@@ -179,18 +179,25 @@ void row_adam(torch::Tensor p, torch::Tensor mv, torch::Tensor last, torch::Tens
 }
 """
 _kernel = None
+# sqrt without errno checks can be vectorised; no fused multiply-adds, so every result is the scalar code's, bit for bit
+_PORTABLE = ['-O3', '-fno-math-errno', '-ffp-contract=off']
+_NATIVE = [*_PORTABLE, '-march=native']
 
 def row_adam_kernel():
     "The compiled lazy row-wise Adam update (built once, cached on disk), or `None` where it cannot be built."
     global _kernel
     if _kernel is None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
-                _kernel = load_inline('collab_book_row_adam', cpp_sources=_ROW_ADAM_CPP, functions=['row_adam'],
-                                      extra_cflags=['-O3'])
-        except Exception as e:
-            warnings.warn(f"row_adam kernel could not be built ({type(e).__name__}); using PyTorch ops instead")
+        err = None
+        for flags in (_NATIVE, _PORTABLE):  # this machine's vector instructions first, then any compiler's
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    _kernel = load_inline('collab_book_row_adam', cpp_sources=_ROW_ADAM_CPP, functions=['row_adam'],
+                                          extra_cflags=flags)
+                break
+            except Exception as e: err = e
+        else:
+            warnings.warn(f"row_adam kernel could not be built ({type(err).__name__}); using PyTorch ops instead")
             _kernel = False
     return _kernel or None
 
