@@ -63,11 +63,18 @@ class FastDL:
     @property
     def n(self): return len(self.y)
     def __len__(self): return math.ceil(self.n/self.bs)
+    def positions(self):
+        "Each batch's positions in `x` and `y`: slices of a new random permutation if shuffling, else ranges."
+        if not self.shuffle:
+            for i in range(0, self.n, self.bs): yield slice(i, i+self.bs)
+            return
+        # int32 positions where they fit: the same permutation as int64, drawn faster
+        idx = torch.randperm(self.n, device=self.x.device, dtype=torch.int32 if self.n < 2**31 else torch.int64)
+        for i in range(0, self.n, self.bs): yield idx[i:i+self.bs]
     def __iter__(self):
-        idx = torch.randperm(self.n, device=self.x.device) if self.shuffle else None
-        for i in range(0, self.n, self.bs):
-            if idx is None: xb,yb = self.x[i:i+self.bs],self.y[i:i+self.bs]
-            else: b = idx[i:i+self.bs]; xb,yb = self.x[b],self.y[b]
+        for b in self.positions():
+            if isinstance(b, slice): xb,yb = self.x[b],self.y[b]
+            else: xb,yb = self.x.index_select(0, b),self.y.index_select(0, b)  # faster than x[b]
             xb = xb.long()
             yield (xb,yb) if self.device is None else (xb.to(self.device),yb.to(self.device))
     def to(self, device):
@@ -125,7 +132,7 @@ class RowAdam(torch.optim.Optimizer):
     def __init__(self, params, lr:float=1e-3, betas=(0.9,0.99), eps:float=1e-5,
                  wd:float=0., # decoupled weight decay: each step multiplies weights by (1 - lr*wd)
                  lazy:bool=False, # sparse gradients: update only the rows in the batch
-                 fused:bool=False): # lazy updates with the compiled `row_adam_kernel` (when it builds)
+                 fused:bool=False): # lazy updates with the compiled `row_adam` kernel (when it builds)
         if not (lr >= 0 and wd >= 0): raise ValueError(f"lr and wd must be non-negative, not lr={lr}, wd={wd}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, wd=wd)); self.lazy,self.fused = lazy,fused
     @torch.no_grad()
@@ -151,10 +158,23 @@ def _dense(self:RowAdam, p, st, g):
     _adam_rows(p, st['mv'].transpose(0,1), gr, 1-lr*g['wd'], lr, b1, b2, g['eps'], st['t'])
 
 # %% ../nbs/13_train.ipynb #15d1b1c4
-_ROW_ADAM_CPP = r"""
-#include <torch/extension.h>
+_CPP = r"""#include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <cmath>
+#include <vector>
+#include <chrono>
+
+// One Adam step on a row of k weights `p` with moments m (k) and v (k, right after m), gradient g, after decay f.
+static inline void adam_row(float* p, float* m, const float* g, int64_t k, float f,
+                            float b1, float b2, float step, float ic2, float eps) {
+  float* v = m + k;
+  for (int64_t c = 0; c < k; c++) {
+    const float gc = g[c];
+    m[c] = b1*m[c] + (1-b1)*gc; v[c] = b2*v[c] + (1-b2)*gc*gc;
+    p[c] = p[c]*f - step*m[c]/(std::sqrt(v[c]*ic2) + eps);
+  }
+}
+
 // Lazy Adam on rows `rows` of p (n,k) and mv (n,2,k), gradient rows g (r,k); first applies the decay each row missed.
 void row_adam(torch::Tensor p, torch::Tensor mv, torch::Tensor last, torch::Tensor rows, torch::Tensor g,
               double L, double lr, double b1, double b2, double eps, int64_t t) {
@@ -163,28 +183,206 @@ void row_adam(torch::Tensor p, torch::Tensor mv, torch::Tensor last, torch::Tens
   const int64_t k = p.size(1), r = rows.size(0);
   float* P = p.data_ptr<float>(); float* MV = mv.data_ptr<float>(); double* LA = last.data_ptr<double>();
   const int64_t* R = rows.data_ptr<int64_t>(); const float* G = g.data_ptr<float>();
-  const float fb1 = b1, fb2 = b2, step = lr/(1-std::pow(b1,(double)t)), ic2 = 1/(1-std::pow(b2,(double)t)), feps = eps;
+  const float step = lr/(1-std::pow(b1,(double)t)), ic2 = 1/(1-std::pow(b2,(double)t));
   at::parallel_for(0, r, 1024, [&](int64_t a, int64_t b) {
     for (int64_t j = a; j < b; j++) {
       const int64_t row = R[j];
       const float f = std::exp(L - LA[row]); LA[row] = L;
-      float* pp = P + row*k; float* m = MV + row*2*k; float* v = m + k; const float* gg = G + j*k;
-      for (int64_t c = 0; c < k; c++) {
-        const float gc = gg[c];
-        m[c] = fb1*m[c] + (1-fb1)*gc; v[c] = fb2*v[c] + (1-fb2)*gc*gc;
-        pp[c] = pp[c]*f - step*m[c]/(std::sqrt(v[c]*ic2) + feps);
+      adam_row(P + row*k, MV + row*2*k, G + j*k, k, f, b1, b2, step, ic2, eps);
+    }
+  });
+}
+
+// Ask for a row of k floats ahead of its use: the rows are scattered over tables far larger than the caches, so
+// without this each step waits on one cache miss after another.
+static inline void prefetch(const float* p, int64_t k) {
+  for (int64_t c = 0; c < k; c += 16) __builtin_prefetch(p + c);
+  __builtin_prefetch(p + k - 1);
+}
+// p . q with eight running sums, which the compiler can vectorise (in a fixed order: the same on every run)
+static inline float dot(const float* p, const float* q, int64_t k) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0;
+  int64_t c = 0;
+  for (; c + 8 <= k; c += 8) for (int l = 0; l < 8; l++) acc[l] += p[c + l]*q[c + l];
+  for (; c < k; c++) s += p[c]*q[c];
+  for (int l = 0; l < 8; l++) s += acc[l];
+  return s;
+}
+
+// The distinct rows of idx (B) in ascending order, and each one's positions in idx, in the batch's order (CSR: off,
+// occ). Ascending rows turn the updates below into a forward sweep through each table, which the memory system
+// streams far better than rows in random order. `at` counts each row's ratings, then serves as its fill cursor.
+struct Groups { std::vector<int32_t> at; std::vector<int64_t> rows, off, occ; };
+static void group(Groups& G, const int64_t* idx, int64_t B, int64_t n) {
+  if ((int64_t)G.at.size() < n) G.at.assign(n, 0);  // zero outside a step
+  int32_t* at = G.at.data();
+  for (int64_t j = 0; j < B; j++) at[idx[j]]++;
+  G.rows.clear(); G.off.clear();
+  int32_t s = 0;
+  for (int64_t r = 0; r < n; r++)  // a scan of the counts: cheap next to the rows it orders
+    if (at[r]) { G.rows.push_back(r); G.off.push_back(s); s += at[r]; at[r] = s - at[r]; }
+  G.off.push_back(B); G.occ.resize(B);
+  for (int64_t j = 0; j < B; j++) G.occ[at[idx[j]]++] = j;
+  for (auto r : G.rows) at[r] = 0;
+}
+
+// Seconds spent in each part of `mf_step` since the last reset: gathering the batch, grouping the rows, the item
+// sweep (scores, errors, item gradients), the user sweep (gradients and Adam), the items' Adam (a few clock reads
+// per step, for profiles).
+static double T[5] = {0, 0, 0, 0, 0};
+static double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+std::vector<double> mf_times(bool reset) {
+  std::vector<double> r(T, T + 5);
+  if (reset) for (auto& x : T) x = 0;
+  return r;
+}
+
+// One training step of sigmoid_range(p_u . q_i + b_u + b_i) (or the plain sum) on the squared error (mean over the
+// batch) plus l2 times the squared rows each rating uses, then lazy Adam on the rows the batch touched.
+// W: user factors (n,k), user biases (n,1), item factors (m,k), item biases (m,1); MV, LAST: their Adam moments and
+// the decay each row has had. Three sweeps: over the batch's items (each rating's score and error, and the item
+// rows' gradients, from the user rows as they were), over its users (their gradients, from the item rows as they
+// were, and their update), and the items' update. Every row belongs to one thread and sums its ratings in the
+// batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
+// The batch's user and item indices and ratings, gathered from all the ratings x (N,2), y (N) at positions `pos`.
+template <typename I, typename P>
+static void gather(const I* X, const float* Y, const P* pos, int64_t B, int64_t* u, int64_t* i, float* y) {
+  at::parallel_for(0, B, 4096, [&](int64_t a, int64_t b) {
+    for (int64_t j = a; j < b; j++) {
+      if (j + 16 < b) { __builtin_prefetch(X + 2*pos[j+16]); __builtin_prefetch(Y + pos[j+16]); }
+      const int64_t p = pos[j]; u[j] = X[2*p]; i[j] = X[2*p + 1]; y[j] = Y[p];
+    }
+  });
+}
+
+template <typename P>
+static void gather_at(torch::Tensor x, const float* Y, const P* pos, int64_t B, int64_t* u, int64_t* i, float* y) {
+  const int64_t N = x.size(0);
+  for (int64_t j = 0; j < B; j++)
+    TORCH_CHECK_INDEX(pos[j] >= 0 && pos[j] < N, "position ", pos[j], " is outside the ", N, " ratings");
+  if (x.scalar_type() == torch::kInt) gather(x.data_ptr<int32_t>(), Y, pos, B, u, i, y);
+  else gather(x.data_ptr<int64_t>(), Y, pos, B, u, i, y);
+}
+
+double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std::vector<torch::Tensor> LAST,
+               torch::Tensor x, torch::Tensor y, torch::Tensor pos, bool squash, double lo, double hi, double l2,
+               double L, double lr, double b1, double b2, double eps, int64_t t) {
+  const int64_t B = pos.size(0), N = x.size(0), k = W[0].size(1), n = W[0].size(0), m = W[2].size(0), k1 = k + 1;
+  for (auto& w : W)
+    TORCH_CHECK(w.is_contiguous() && w.scalar_type() == torch::kFloat, "mf_step: weights must be contiguous float32");
+  TORCH_CHECK(x.is_contiguous() && y.is_contiguous() && pos.is_contiguous() && y.size(0) == N &&
+              y.scalar_type() == torch::kFloat, "mf_step: x (N,2), y (N) float32 and pos must be contiguous");
+  double t0 = now(), t1;
+  static std::vector<int64_t> ub, ib; static std::vector<float> yb; ub.resize(B); ib.resize(B); yb.resize(B);
+  if (pos.scalar_type() == torch::kInt)
+    gather_at(x, y.data_ptr<float>(), pos.data_ptr<int32_t>(), B, ub.data(), ib.data(), yb.data());
+  else gather_at(x, y.data_ptr<float>(), pos.data_ptr<int64_t>(), B, ub.data(), ib.data(), yb.data());
+  t1 = now(); T[0] += t1 - t0; t0 = t1;
+  auto f = [](torch::Tensor& t) { return t.data_ptr<float>(); };
+  auto d = [](torch::Tensor& t) { return t.data_ptr<double>(); };
+  float *U = f(W[0]), *BU = f(W[1]), *V = f(W[2]), *BI = f(W[3]), *MU = f(MV[0]), *MBU = f(MV[1]), *MI = f(MV[2]),
+        *MBI = f(MV[3]);
+  double *LU = d(LAST[0]), *LBU = d(LAST[1]), *LI = d(LAST[2]), *LBI = d(LAST[3]);
+  const int64_t *UI = ub.data(), *II = ib.data(); const float* Y = yb.data();
+  for (int64_t j = 0; j < B; j++)
+    TORCH_CHECK_INDEX(UI[j] >= 0 && UI[j] < n && II[j] >= 0 && II[j] < m, "a rating of user index ", UI[j],
+                      " and item index ", II[j], " is outside the model's ", n, " users and ", m, " items");
+  static Groups GU, GI;
+  at::parallel_for(0, 2, 1, [&](int64_t a, int64_t b) {  // the two sides at once
+    for (int64_t h = a; h < b; h++) { if (h == 0) group(GU, UI, B, n); else group(GI, II, B, m); }
+  });
+  const int64_t nu = GU.rows.size(), ni = GI.rows.size(), D = 8, R = 4;  // prefetch D ratings, R rows ahead
+  t1 = now(); T[1] += t1 - t0; t0 = t1;
+  static std::vector<float> g, se, gi; g.resize(B); se.resize(B); gi.resize(ni*k1);
+  const float lo_ = lo, span = hi - lo, twoB = 2.0f/B, pen = 2*l2/B;
+  const float step = lr/(1-std::pow(b1,(double)t)), ic2 = 1/(1-std::pow(b2,(double)t));
+  // 1. items: each rating's score, error and gradient g (by its score); the item rows' gradients
+  at::parallel_for(0, ni, 64, [&](int64_t a, int64_t b) {
+    for (int64_t r = a; r < b; r++) {
+      const int64_t row = GI.rows[r], end = GI.off[r+1];
+      const float* q = V + row*k; const float bi = BI[row]; float* gg = gi.data() + r*k1;
+      if (r + R < b) { prefetch(V + GI.rows[r+R]*k, k); __builtin_prefetch(BI + GI.rows[r+R]); }
+      for (int64_t c = 0; c < k1; c++) gg[c] = 0;
+      for (int64_t o = GI.off[r]; o < end; o++) {
+        if (o + D < B) { const int64_t u2 = UI[GI.occ[o+D]]; prefetch(U + u2*k, k); __builtin_prefetch(BU + u2); }
+        const int64_t j = GI.occ[o], us = UI[j]; const float* p = U + us*k;
+        const float s = dot(p, q, k) + BU[us] + bi;
+        float pred = s, d = 1;
+        if (squash) { const float sg = 1/(1 + std::exp(-s)); pred = sg*span + lo_; d = span*sg*(1 - sg); }
+        const float e = pred - Y[j], gj = twoB*e*d;
+        se[j] = e*e; g[j] = gj;
+        if (l2 != 0) {  // the row penalty's share of the loss
+          float sq = BU[us]*BU[us] + bi*bi;
+          for (int64_t c = 0; c < k; c++) sq += p[c]*p[c] + q[c]*q[c];
+          se[j] += l2*sq;
+        }
+        for (int64_t c = 0; c < k; c++) gg[c] += gj*p[c];
+        gg[k] += gj;
+      }
+      if (pen != 0) {  // and its gradient, once per rating that uses the row
+        const float w = pen*(end - GI.off[r]);
+        for (int64_t c = 0; c < k; c++) gg[c] += w*q[c];
+        gg[k] += w*bi;
       }
     }
   });
+  double sse = 0;
+  for (int64_t j = 0; j < B; j++) sse += se[j];
+  t1 = now(); T[2] += t1 - t0; t0 = t1;
+  // 2. users: gradients from the item rows (not yet updated), then Adam on each user row and bias
+  at::parallel_for(0, nu, 64, [&](int64_t a, int64_t b) {
+    std::vector<float> gg(k1);
+    for (int64_t r = a; r < b; r++) {
+      const int64_t row = GU.rows[r], end = GU.off[r+1];
+      if (r + R < b) {  // this side's weights, moments and decay R rows ahead
+        const int64_t r2 = GU.rows[r+R];
+        prefetch(U + r2*k, k); prefetch(MU + r2*2*k, 2*k); __builtin_prefetch(BU + r2); __builtin_prefetch(MBU + r2*2);
+        __builtin_prefetch(LU + r2); __builtin_prefetch(LBU + r2);
+      }
+      float* p = U + row*k;
+      for (int64_t c = 0; c < k1; c++) gg[c] = 0;
+      for (int64_t o = GU.off[r]; o < end; o++) {
+        if (o + D < B) prefetch(V + II[GU.occ[o+D]]*k, k);
+        const int64_t j = GU.occ[o]; const float gj = g[j]; const float* q = V + II[j]*k;
+        for (int64_t c = 0; c < k; c++) gg[c] += gj*q[c];
+        gg[k] += gj;
+      }
+      if (pen != 0) {
+        const float w = pen*(end - GU.off[r]);
+        for (int64_t c = 0; c < k; c++) gg[c] += w*p[c];
+        gg[k] += w*BU[row];
+      }
+      adam_row(p, MU + row*2*k, gg.data(), k, std::exp(L - LU[row]), b1, b2, step, ic2, eps); LU[row] = L;
+      adam_row(BU + row, MBU + row*2, gg.data() + k, 1, std::exp(L - LBU[row]), b1, b2, step, ic2, eps); LBU[row] = L;
+    }
+  });
+  t1 = now(); T[3] += t1 - t0; t0 = t1;
+  // 3. Adam on the item rows and biases
+  at::parallel_for(0, ni, 64, [&](int64_t a, int64_t b) {
+    for (int64_t r = a; r < b; r++) {
+      const int64_t row = GI.rows[r]; const float* gg = gi.data() + r*k1;
+      if (r + R < b) {
+        const int64_t r2 = GI.rows[r+R];
+        prefetch(V + r2*k, k); prefetch(MI + r2*2*k, 2*k); __builtin_prefetch(BI + r2); __builtin_prefetch(MBI + r2*2);
+        __builtin_prefetch(LI + r2); __builtin_prefetch(LBI + r2);
+      }
+      adam_row(V + row*k, MI + row*2*k, gg, k, std::exp(L - LI[row]), b1, b2, step, ic2, eps); LI[row] = L;
+      adam_row(BI + row, MBI + row*2, gg + k, 1, std::exp(L - LBI[row]), b1, b2, step, ic2, eps); LBI[row] = L;
+    }
+  });
+  T[4] += now() - t0;
+  return sse;
 }
 """
 _kernel = None
 # sqrt without errno checks can be vectorised; no fused multiply-adds, so every result is the scalar code's, bit for bit
-_PORTABLE = ['-O3', '-fno-math-errno', '-ffp-contract=off']
+_PORTABLE = ['-O3', '-fno-math-errno', '-ffp-contract=off', '-fopenmp']  # OpenMP: `at::parallel_for` runs threads
 _NATIVE = [*_PORTABLE, '-march=native']
 
 def row_adam_kernel():
-    "The compiled lazy row-wise Adam update (built once, cached on disk), or `None` where it cannot be built."
+    "The compiled kernels `row_adam`, `mf_step` and `mf_times` (built once, cached on disk); `None` if they cannot be."
     global _kernel
     if _kernel is None:
         err = None
@@ -192,8 +390,8 @@ def row_adam_kernel():
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
-                    _kernel = load_inline('collab_book_row_adam', cpp_sources=_ROW_ADAM_CPP, functions=['row_adam'],
-                                          extra_cflags=flags)
+                    _kernel = load_inline('collab_book_row_adam', cpp_sources=_CPP, extra_cflags=flags,
+                                          functions=['row_adam', 'mf_step', 'mf_times'], extra_ldflags=['-fopenmp'])
                 break
             except Exception as e: err = e
         else:
@@ -202,13 +400,18 @@ def row_adam_kernel():
     return _kernel or None
 
 # %% ../nbs/13_train.ipynb #37636b38
-@patch
-def _rows(self:RowAdam, p, st, g):
-    "Lazy update of the rows in the batch, with the weight decay they missed since they were last touched."
+def _row_state(p, st):
+    "The lazy update's state of weights `p`: both moments, the log decay `L` so far, and the decay each row has had."
     if 'last' not in st:
         n = p.shape[0]
         st.update(mv=p.new_zeros(n, 2, *p.shape[1:]), L=0., last=p.new_zeros(n, dtype=torch.float64),
                   mask=p.new_zeros(n, dtype=torch.bool), pos=p.new_zeros(n, dtype=torch.int64))
+    return st
+
+@patch
+def _rows(self:RowAdam, p, st, g):
+    "Lazy update of the rows in the batch, with the weight decay they missed since they were last touched."
+    _row_state(p, st)
     idx,val = p.grad._indices()[0],p.grad._values()
     mask,pos = st['mask'],st['pos']
     mask[idx] = True; rows = mask.nonzero().squeeze(1); mask[rows] = False  # unique rows, O(batch)
@@ -235,6 +438,32 @@ def flush(self:RowAdam):
             st = self.state[p]
             if 'last' in st:
                 p.mul_(torch.exp(st['L'] - st['last']).float().view(-1, *[1]*(p.ndim-1))); st['last'].fill_(st['L'])
+
+# %% ../nbs/13_train.ipynb #518305c1
+def _mf_step(model, opt, dl, l2=0.):
+    """The compiled whole step (`mf_step`) of `model` trained by `opt` on the MSE loss on the ratings of
+    `dl`, as a function of a batch's positions (from `dl.positions()`) returning the batch's summed loss; `None` where
+    it does not apply (another model, dense or unfused updates, weights or ratings not on the CPU)."""
+    if not (opt.lazy and opt.fused and type(model) is DotProductBias and len(opt.param_groups) == 1): return None
+    ps = [model.user_factors.weight, model.user_bias.weight, model.item_factors.weight, model.item_bias.weight]
+    if any(p.device.type != 'cpu' or p.dtype != torch.float32 for p in ps) or not (kern := row_adam_kernel()):
+        return None
+    if dl.x.device.type != 'cpu' or dl.x.dtype not in (torch.int32, torch.int64) or dl.y.dtype != torch.float32:
+        return None
+    x,y = dl.x.contiguous(),dl.y.contiguous()
+    sts = [_row_state(p, opt.state[p]) for p in ps]
+    squash,(lo,hi) = model.y_range is not None,(model.y_range or (0., 0.))
+    @torch.no_grad()
+    def step(b):
+        g = opt.param_groups[0]
+        L,t = sts[0]['L'] + math.log1p(-g['lr']*g['wd']),sts[0].get('t', 0) + 1
+        for st in sts: st['L'],st['t'] = L,t
+        return kern.mf_step([p.data for p in ps], [st['mv'] for st in sts], [st['last'] for st in sts],
+                            x, y, torch.arange(b.start, min(b.stop, dl.n)) if isinstance(b, slice) else b,
+                            squash, lo, hi, l2,
+                            L, g['lr'], *g['betas'], g['eps'], t)
+    return step
+
 
 # %% ../nbs/13_train.ipynb #54177380
 def sparse_grads(model:nn.Module, # a model whose embeddings should produce sparse gradients
@@ -331,7 +560,7 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
         patience:int|None=None, # stop after this many epochs without a better validation loss; keep the best
         one_cycle:bool=True, # fastai's one-cycle `lr` and momentum; False: constant `lr` (plain Adam)
         lazy:bool=False, # sparse gradients and row-wise updates (for large id spaces)
-        fused:bool=True, # row-wise updates with the compiled kernel, where it builds
+        fused:bool=True, # lazy: the compiled kernels, where they build (for `DotProductBias` + MSE, the whole step)
         verbose:bool=True, # print the seed and the epoch table
         progress:bool=False, # show a progress bar over the batches
         device=None, # where to train ('cpu', 'cuda', 'cuda:1'); None: where the model is (the CPU for a new one)
@@ -366,12 +595,17 @@ def _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, 
     say = (mb.write if progress else print) if verbose else (lambda s: None)
     say(f"seed {seed}"); say(f"{'epoch':>5} {'train_loss':>11} {'valid_loss':>11} {'time':>7}")
     model.history,best,wait = [],(math.inf, None, None),0
+    dl = dls.train
+    fused = _mf_step(model, opt, dl, l2) if loss == 'mse' else None  # forward, backward and update compiled together
     for ep in mb:
         t0,tot = time.perf_counter(),0.
         model.train()
-        for xb,yb in (progress_bar(dls.train, parent=mb) if progress else dls.train):
+        batches = dl.positions() if fused is not None else dl  # the compiled step gathers each batch itself
+        for b in (progress_bar(batches, total=len(dl), parent=mb) if progress else batches):
             if one_cycle: _set_hypers(opt, float(sched_lr(step/n_steps)), float(sched_mom(step/n_steps)))
             step += 1
+            if fused is not None: tot += fused(b); continue
+            xb,yb = b
             l = loss_fn(model, xb, yb, l2)
             opt.zero_grad(); l.backward(); opt.step()
             tot += l.item()*len(yb)
