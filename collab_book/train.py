@@ -209,6 +209,20 @@ static inline float dot(const float* p, const float* q, int64_t k) {
   return s;
 }
 
+// The decay exp(L - last[row]) that each row of p (n, k) has not had yet, applied, and marked as had (`flush`). One
+// scalar exp per row, as in the updates, so the weights do not depend on how the rows are split among threads.
+void decay(torch::Tensor p, torch::Tensor last, double L) {
+  TORCH_CHECK(p.is_contiguous() && last.is_contiguous() && p.scalar_type() == torch::kFloat, "decay: bad tensors");
+  const int64_t n = p.size(0), k = n ? p.numel()/n : 0;
+  float* P = p.data_ptr<float>(); double* LA = last.data_ptr<double>();
+  at::parallel_for(0, n, 1024, [&](int64_t a, int64_t b) {
+    for (int64_t r = a; r < b; r++) {
+      const float f = std::exp(L - LA[r]); LA[r] = L;
+      for (int64_t c = 0; c < k; c++) P[r*k + c] *= f;
+    }
+  });
+}
+
 // The distinct rows of idx (B) in ascending order, and each one's positions in idx, in the batch's order (CSR: off,
 // occ). Ascending rows turn the updates below into a forward sweep through each table, which the memory system
 // streams far better than rows in random order. `at` counts each row's ratings, then serves as its fill cursor.
@@ -382,7 +396,7 @@ _PORTABLE = ['-O3', '-fno-math-errno', '-ffp-contract=off', '-fopenmp']  # OpenM
 _NATIVE = [*_PORTABLE, '-march=native']
 
 def row_adam_kernel():
-    "The compiled kernels `row_adam`, `mf_step` and `mf_times` (built once, cached on disk); `None` if they cannot be."
+    "The compiled kernels (`row_adam`, `mf_step`, `mf_times`, `decay`; built once, cached on disk), or `None`."
     global _kernel
     if _kernel is None:
         err = None
@@ -391,7 +405,7 @@ def row_adam_kernel():
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
                     _kernel = load_inline('collab_book_row_adam', cpp_sources=_CPP, extra_cflags=flags,
-                                          functions=['row_adam', 'mf_step', 'mf_times'], extra_ldflags=['-fopenmp'])
+                                          functions=['row_adam', 'mf_step', 'mf_times', 'decay'], extra_ldflags=['-fopenmp'])
                 break
             except Exception as e: err = e
         else:
@@ -433,11 +447,15 @@ def _rows(self:RowAdam, p, st, g):
 @torch.no_grad()
 def flush(self:RowAdam):
     "Apply the weight decay that lazily updated rows have not had yet."
+    kern = row_adam_kernel() if self.fused else None
     for g in self.param_groups:
         for p in g['params']:
             st = self.state[p]
-            if 'last' in st:
-                p.mul_(torch.exp(st['L'] - st['last']).float().view(-1, *[1]*(p.ndim-1))); st['last'].fill_(st['L'])
+            if 'last' not in st: continue
+            if kern and p.device.type == 'cpu' and p.dtype == torch.float32 and p.is_contiguous():
+                kern.decay(p.data, st['last'], st['L'])  # one exp per row, whatever the number of threads
+            else: p.mul_(torch.exp(st['L'] - st['last']).float().view(-1, *[1]*(p.ndim-1))); st['last'].fill_(st['L'])
+
 
 # %% ../nbs/13_train.ipynb #518305c1
 def _mf_step(model, opt, dl, l2=0.):

@@ -64,6 +64,8 @@ def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
     from collab_book.models import DotProductBias
     from collab_book.train import FastDL, fit, model_mse
     from collab_book.lessons.planted import planted_ratings, planted_floor, reachable_rmse, factor_r2
+    from collab_book.train import row_adam_kernel
+    row_adam_kernel()  # load (or build) the compiled kernels before any clock runs
     t0 = time.perf_counter()
     x, y, planted = planted_ratings(n + n_valid, noise=noise, seed=0, model=True)
     gen = time.perf_counter() - t0
@@ -113,10 +115,13 @@ def run_job(name, threads, **kw):
 
 # ---- the benchmark ---------------------------------------------------------------------------------
 def bytes_per_rating(uniq_frac, k=50):
-    "Bytes the lazy path must move per rating per epoch: index+rating+permutation reads, row gathers, gradient rows, Adam row state."
+    """Bytes the lazy path must move per rating per epoch, in the compiled step (`mf_step`): the rating's two indices,
+    its value and its position in the permutation; one user row and one item row read (each sweep reads the other
+    side's row); and for each distinct row of a batch, its weights and both Adam moments read and written, and its
+    decay stamp (a float64, for the factors and for the bias) read and written."""
     row = (k + 1) * 4  # factors + bias, float32
-    per_rating = 8 + 4 + 8 + 2 * row + 2 * row  # indices, rating, permutation; forward gathers; gradient rows
-    per_row = 2 * row + 2 * 2 * row  # read+write weights; read+write both Adam moments
+    per_rating = 8 + 4 + 4 + 2 * row
+    per_row = 2 * row + 2 * 2 * row + 2 * 2 * 8
     return per_rating + 2 * uniq_frac * per_row
 
 def main():
@@ -208,7 +213,9 @@ def report(res):
     L += ['', f"Measured memory bandwidth (tensor copy, read + write): {bw['gb_s']:.1f} GB/s, so the limit for the lazy path is about "
               f"{big['limit_ratings_per_s']/1e6:.1f} M ratings/s at {big['bytes_per_rating']:,.0f} bytes per rating; reached {big['ratings_per_s']/big['limit_ratings_per_s']:.0%} at {big['n']:,} ratings.",
           f"Largest size: one epoch of {big['n']:,} ratings in {big['secs_per_epoch']:.1f} s, peak {big['peak_gb']:.2f} GB" +
-          (f" (targets for 25M: <= 30 s {'met' if big['secs_per_epoch'] <= 30 else 'missed'}, <= 4 GB {'met' if big['peak_gb'] <= 4 else 'missed'})."
+          (f" (targets for 25M: <= 10 s {'met' if big['secs_per_epoch'] <= 10 else 'missed'}, >= 40% of the bandwidth limit "
+           f"{'met' if big['ratings_per_s'] >= 0.4 * big['limit_ratings_per_s'] else 'missed'}, <= 1.5 GB "
+           f"{'met' if big['peak_gb'] <= 1.5 else 'missed'}, RMSE 0.669 +- 0.01 {'met' if abs(big['rmse'] - 0.669) <= 0.01 else 'missed'})."
            if big['n'] >= 25_000_000 else ".")]
     return '\n'.join(L)
 
