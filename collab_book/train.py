@@ -260,6 +260,7 @@ std::vector<double> mf_times(bool reset) {
 // rows' gradients, from the user rows as they were), over its users (their gradients, from the item rows as they
 // were, and their update), and the items' update. Every row belongs to one thread and sums its ratings in the
 // batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
+// Its scratch buffers are static and reused: one call at a time (one training per process).
 // The batch's user and item indices and ratings, gathered from all the ratings x (N,2), y (N) at positions `pos`.
 template <typename I, typename P>
 static void gather(const I* X, const float* Y, const P* pos, int64_t B, int64_t* u, int64_t* i, float* y) {
@@ -405,7 +406,8 @@ def row_adam_kernel():
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
                     _kernel = load_inline('collab_book_row_adam', cpp_sources=_CPP, extra_cflags=flags,
-                                          functions=['row_adam', 'mf_step', 'mf_times', 'decay'], extra_ldflags=['-fopenmp'])
+                                          functions=['row_adam', 'mf_step', 'mf_times', 'decay'],
+                                          extra_ldflags=['-fopenmp'])
                 break
             except Exception as e: err = e
         else:
