@@ -253,14 +253,6 @@ std::vector<double> mf_times(bool reset) {
   return r;
 }
 
-// One training step of sigmoid_range(p_u . q_i + b_u + b_i) (or the plain sum) on the squared error (mean over the
-// batch) plus l2 times the squared rows each rating uses, then lazy Adam on the rows the batch touched.
-// W: user factors (n,k), user biases (n,1), item factors (m,k), item biases (m,1); MV, LAST: their Adam moments and
-// the decay each row has had. Three sweeps: over the batch's items (each rating's score and error, and the item
-// rows' gradients, from the user rows as they were), over its users (their gradients, from the item rows as they
-// were, and their update), and the items' update. Every row belongs to one thread and sums its ratings in the
-// batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
-// Its scratch buffers are static and reused: one call at a time (one training per process).
 // The batch's user and item indices and ratings, gathered from all the ratings x (N,2), y (N) at positions `pos`.
 template <typename I, typename P>
 static void gather(const I* X, const float* Y, const P* pos, int64_t B, int64_t* u, int64_t* i, float* y) {
@@ -281,6 +273,14 @@ static void gather_at(torch::Tensor x, const float* Y, const P* pos, int64_t B, 
   else gather(x.data_ptr<int64_t>(), Y, pos, B, u, i, y);
 }
 
+// One training step of sigmoid_range(p_u . q_i + b_u + b_i) (or the plain sum) on the squared error (mean over the
+// batch) plus l2 times the squared rows each rating uses, then lazy Adam on the rows the batch touched.
+// W: user factors (n,k), user biases (n,1), item factors (m,k), item biases (m,1); MV, LAST: their Adam moments and
+// the decay each row has had. Three sweeps: over the batch's items (each rating's score and error, and the item
+// rows' gradients, from the user rows as they were), over its users (their gradients, from the item rows as they
+// were, and their update), and the items' update. Every row belongs to one thread and sums its ratings in the
+// batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
+// Its scratch buffers are static and reused: one call at a time (one training per process).
 double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std::vector<torch::Tensor> LAST,
                torch::Tensor x, torch::Tensor y, torch::Tensor pos, bool squash, double lo, double hi, double l2,
                double L, double lr, double b1, double b2, double eps, int64_t t) {
