@@ -285,7 +285,8 @@ static void gather_at(torch::Tensor x, const float* Y, const P* pos, int64_t B, 
 // rows' gradients, from the user rows as they were), over its users (their gradients, from the item rows as they
 // were, and their update), and the items' update. Every row belongs to one thread and sums its ratings in the
 // batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
-// Its scratch buffers are static and reused: one call at a time (one training per process).
+// Its scratch buffers are static and reused, but nothing in them outlives a call, and each call holds Python's
+// GIL (`load_inline` does not release it), so trainings in several Python threads take turns, step by step.
 double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std::vector<torch::Tensor> LAST,
                torch::Tensor x, torch::Tensor y, torch::Tensor pos, bool squash, double lo, double hi, double l2,
                double L, double lr, double b1, double b2, double eps, int64_t t) {
