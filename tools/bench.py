@@ -5,44 +5,29 @@
 
 Every measurement runs in its own subprocess, so each peak memory (max RSS) is that job's alone.
 """
-import argparse, json, os, platform, resource, subprocess, sys, time, warnings
+import argparse, json, os, platform, time
 from pathlib import Path
-
-root = Path(__file__).resolve().parent.parent
+import benchlib
+from benchlib import loadavg, peak_gb, root
 SEEDS = (42, 43, 44)
 SYNTH = dict(epochs=20, bs=1 << 16, lr=0.02, noise=0.5)  # the synthetic runs' settings
 # weight decay per size: less data needs more of it. Chosen by a short search on the validation RMSE of these runs (bench/README.md)
 SYNTH_WD = {100_000: 1.25, 1_000_000: 1.25, 10_000_000: 0.25, 25_000_000: 0.05}
 FLOOR_SAMPLE = 50_000  # validation ratings the floors are scored on
 
-def loadavg(): return os.getloadavg()[0]
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 # ---- jobs, each run in a fresh process -------------------------------------------------------------
 def job_fastai(seed, epochs):
     "The chapter's recipe: collab_learner(n_factors=50, y_range=(0,5.5)), fit_one_cycle(5, 5e-3, wd=0.1), bs=64."
-    import torch
-    from fastai.basics import set_seed, range_of
-    from fastai.collab import collab_learner, TabularCollab
-    from fastai.tabular.core import Categorify
-    from fastai.data.block import TransformBlock
-    import pandas as pd
     from collab_book.data import load_ratings, random_split
     from collab_book.models import valid_mse
     trn, val = random_split(load_ratings(), 0.2, seed=42)
-    df = pd.concat([trn, val], ignore_index=True)[['user', 'item', 'rating']]
-    set_seed(seed, reproducible=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        # what CollabDataLoaders.from_df builds, with our split instead of its own RandomSplitter
-        to = TabularCollab(df, [Categorify], ['user', 'item'], y_names=['rating'], y_block=TransformBlock(),
-                           splits=(list(range(len(trn))), list(range(len(trn), len(df)))))
-        dls = to.dataloaders(bs=64)
-        learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
-        t0 = time.perf_counter()
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 5e-3, wd=0.1)
-        secs = time.perf_counter() - t0
-    return dict(seed=seed, secs=secs, mse=valid_mse(learn), loader=type(dls.train).__name__, n=len(trn), epochs=epochs)
+    learn = benchlib.book_learner(trn, val, bs=64, seed=seed)
+    t0 = time.perf_counter()
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 5e-3, wd=0.1)
+    secs = time.perf_counter() - t0
+    return dict(seed=seed, secs=secs, mse=valid_mse(learn), loader=type(learn.dls.train).__name__, n=len(trn),
+                epochs=epochs)
 
 def job_fast(seed, epochs, bs):
     "collab_book.train: fast_dls + fit(DotProductBias) at batch size `bs`, lr and wd from `scale_hparams`."
@@ -106,13 +91,7 @@ def _t(f):
 
 JOBS = dict(fastai=job_fastai, fast=job_fast, synth=job_synth, bandwidth=job_bandwidth)
 
-def run_job(name, threads, **kw):
-    "Run job `name` in a fresh interpreter; returns its result dict with its peak memory in GB."
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
-    p = subprocess.run([sys.executable, __file__, '--job', json.dumps(dict(name=name, threads=threads, **kw))],
-                       capture_output=True, text=True, env=env, cwd=root)
-    if p.returncode: raise SystemExit(f"job {name} {kw} failed:\n{p.stderr[-3000:]}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+def run_job(name, threads, **kw): return benchlib.run_job(__file__, name, threads, **kw)
 
 # ---- the benchmark ---------------------------------------------------------------------------------
 def bytes_per_rating(uniq_frac, k=50):
@@ -135,10 +114,7 @@ def main():
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
-        import torch
-        kw = json.loads(a.job); name = kw.pop('name'); torch.set_num_threads(kw.pop('threads'))
-        res = JOBS[name](**kw); res.setdefault('peak_gb', peak_gb())
-        print(json.dumps(res)); return
+        benchlib.serve_job(a.job, JOBS); return
     import torch
     probe = {}
     if a.threads is None and not a.quick:  # on a shared machine, two threads can be far slower than one: measure, don't assume

@@ -11,13 +11,11 @@ them as it goes (the library's `fit`, fastai), otherwise one per separate run of
 samples). From the points: the time each system needs to reach MSE <= 0.83, the best MSE it reaches within 60 s, and
 the frontier: the best MSE of each system within 1, 10 and 60 s.
 """
-import argparse, json, math, os, platform, resource, subprocess, sys, time, warnings
+import argparse, json, math, os, platform, sys, time
 from pathlib import Path
-
-root = Path(__file__).resolve().parent.parent
+import benchlib
+from benchlib import loadavg, root
 SEED, BAR, BUDGETS = 42, 0.83, (1, 10, 60)
-
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 def split():
     from collab_book.data import Vocab, load_ratings, random_split
@@ -59,21 +57,9 @@ def _fastai_points(learn, epochs, lr, wd):
 
 def job_fastai(setting, threads, epochs=5):
     "fastai's `collab_learner` as the chapter runs it (bs 64, lr 5e-3, wd 0.1), or the same at a batch of 1,024 (tuned)."
-    import pandas as pd
-    from fastai.basics import set_seed
-    from fastai.collab import collab_learner, TabularCollab
-    from fastai.tabular.core import Categorify
-    from fastai.data.block import TransformBlock
     trn, val, v = split()
-    df = pd.concat([trn, val], ignore_index=True)[['user', 'item', 'rating']]
     bs, lr = (64, 5e-3) if setting == 'defaults' else (1024, 5e-3)
-    set_seed(SEED, reproducible=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        to = TabularCollab(df, [Categorify], ['user', 'item'], y_names=['rating'], y_block=TransformBlock(),
-                           splits=(list(range(len(trn))), list(range(len(trn), len(df)))))
-        learn = collab_learner(to.dataloaders(bs=bs), n_factors=50, y_range=(0, 5.5))
-        return _fastai_points(learn, epochs, lr, 0.1)
+    return _fastai_points(benchlib.book_learner(trn, val, bs=bs, seed=SEED), epochs, lr, 0.1)
 
 def job_learner(setting, threads, epochs=5):
     "The library's model and loader under a fastai `Learner` (notebook 13's Learner path), `scale_hparams(4096)`."
@@ -162,11 +148,7 @@ NOT_RUN = {'LensKit': "not run: its wheel (2025.8) needs pandas < 3, and this en
 
 def run_job(name, threads, **kw):
     "Run job `name` in a fresh interpreter at `threads` threads; its points, each with the job's peak memory."
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
-    p = subprocess.run([sys.executable, __file__, '--job', json.dumps(dict(name=name, threads=threads, **kw))],
-                       capture_output=True, text=True, env=env, cwd=root)
-    if p.returncode: raise SystemExit(f"job {name} {kw} at {threads} thread(s) failed:\n{p.stderr[-3000:]}")
-    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res = benchlib.run_job(__file__, name, threads, **kw)
     return [dict(pt, peak_gb=res['peak_gb']) for pt in res['points']]
 
 def main():
@@ -178,11 +160,7 @@ def main():
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
-        kw = json.loads(a.job); name = kw.pop('name')
-        import torch; torch.set_num_threads(kw['threads'])
-        warnings.filterwarnings('ignore')
-        pts = JOBS[name](**kw)
-        print(json.dumps(dict(points=pts, peak_gb=peak_gb()))); return
+        benchlib.serve_job(a.job, JOBS, with_threads=True); return
     if a.report_only:
         d = json.loads((Path(a.out) / 'results.json').read_text())
         md = report(d['runs'], d['info']); print(md); return write(d['runs'], d['info'], md, Path(a.out))
@@ -200,7 +178,7 @@ def main():
             runs.append(dict(system=system, setting=label, threads=threads, points=pts))
             best = min(pts, key=lambda p: p['mse'])
             print(f"  {system}, {label}, {threads} thread(s): best MSE {best['mse']:.4f} after {best['secs']:.2f} s "
-                  f"({best['budget']}); load {os.getloadavg()[0]:.2f}", flush=True)
+                  f"({best['budget']}); load {loadavg():.2f}", flush=True)
     info.update(load_end=os.getloadavg(), total_secs=time.perf_counter() - t_all)
     if a.quick: return check_quick(runs)
     md = report(runs, info); print(md); write(runs, info, md, Path(a.out))

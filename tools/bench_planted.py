@@ -16,17 +16,14 @@ documented 20 epochs (50 factors); myFM's Bayesian MF 30, 12 and 8 samples (rank
 sample costs about a minute at 25M); Spark ALS, biases first,
 15 iterations, the regularisation chosen by `tools/bench_spark.py`.
 """
-import argparse, json, math, os, platform, resource, subprocess, sys, tempfile, time, warnings
+import argparse, json, os, platform, tempfile, time
 from pathlib import Path
-
-root = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(root / 'tools'))
+import benchlib
+from benchlib import loadavg, root
 SEED, SIZES, K = 42, (1_000_000, 10_000_000, 25_000_000), 50
 SPARK_L2 = {1_000_000: 0.3, 10_000_000: 0.1, 25_000_000: 0.035}  # tools/bench_spark.py's choices (25M: its --long runs)
 MYFM = {1_000_000: 30, 10_000_000: 12, 25_000_000: 8}  # samples per size (a third burned in): ~1 min each at 25M
 FASTAI_EPOCHS = 2
-
-def peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 def planted(n):
     from bench_spark import n_valid
@@ -135,15 +132,8 @@ def job_spark(n, epochs, l2, csv):
 JOBS = dict(fit=job_fit, fastai=job_fastai, surprise=job_surprise, myfm=job_myfm, spark=job_spark)
 
 def run_job(name, threads, **kw):
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, __file__, '--job', json.dumps(dict(name=name, threads=threads, **kw))],
-                       capture_output=True, text=True, env=env, cwd=root)
-    if p.returncode:
-        print(f"  {name} {kw} failed:\n{p.stderr[-2000:]}", flush=True)
-        return dict(failed=p.stderr.strip().splitlines()[-1][:300] if p.stderr.strip() else f"exit {p.returncode}")
-    res = json.loads(p.stdout.strip().splitlines()[-1]); res['wall_secs'] = time.perf_counter() - t0
-    return res
+    "A failed job (a peer that runs out of memory, say) is a row that says so, not the end of the benchmark."
+    return benchlib.run_job(__file__, name, threads, strict=False, **kw)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -154,18 +144,14 @@ def main():
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
-        kw = json.loads(a.job); name = kw.pop('name'); threads = kw.pop('threads')
-        import torch; torch.set_num_threads(threads)
-        warnings.filterwarnings('ignore')
-        res = JOBS[name](**kw); res.update(peak_gb=peak_gb(), threads=threads)
-        print(json.dumps(res)); return
+        benchlib.serve_job(a.job, JOBS); return
     out = Path(a.out)
     if a.report_only:
         d = json.loads((out / 'planted.json').read_text()); md = report(d); print(md)
         (out / 'planted.md').write_text(md + '\n'); return
     import torch
     cpus = os.cpu_count()
-    info = dict(python=platform.python_version(), torch=torch.__version__, cpus=cpus, load_start=os.getloadavg()[0],
+    info = dict(python=platform.python_version(), torch=torch.__version__, cpus=cpus, load_start=loadavg(),
                 seed=SEED, sizes=a.sizes)
     print(f"planted ratings, peers side by side: sizes {a.sizes}; {cpus} CPUs; load {info['load_start']:.2f}", flush=True)
     t_all, rows = time.perf_counter(), []
@@ -190,8 +176,8 @@ def main():
                 r.update(system=system, n=n, threads=threads); rows.append(r)
                 print(f"  {n:,} {system}, {threads} thread(s): " + (r['failed'] if 'failed' in r else
                       f"{r['secs_per_epoch']:.2f} s/{r['unit']}, RMSE {r['rmse']:.4f} after {r['epochs']}, "
-                      f"peak {r['peak_gb']:.2f} GB") + f"; load {os.getloadavg()[0]:.2f}", flush=True)
-    info.update(load_end=os.getloadavg()[0], total_secs=time.perf_counter() - t_all)
+                      f"peak {r['peak_gb']:.2f} GB") + f"; load {loadavg():.2f}", flush=True)
+    info.update(load_end=loadavg(), total_secs=time.perf_counter() - t_all)
     d = dict(info=info, rows=rows)
     out.mkdir(parents=True, exist_ok=True)
     md = report(d); print(md)

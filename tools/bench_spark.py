@@ -11,10 +11,10 @@ standalone master and two one-core workers on this machine and reads each execut
 bytes come from Spark's status store. The floors of the planted ratings come from bench/results.json (tools/bench.py
 scores them on the same data: seed 0, the same sizes and validation sets).
 """
-import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
+import argparse, json, os, platform, tempfile, time
 from pathlib import Path
-
-root = Path(__file__).resolve().parent.parent
+import benchlib
+from benchlib import loadavg, root
 SPLITS = ('u1', 'u2', 'u3', 'u4', 'u5')
 SEED = 42
 ML_ALS = dict(n_factors=50, l2=0.15, epochs=15, n_blocks=2)  # ALS on ML-100K (plain and on bias residuals)
@@ -30,8 +30,6 @@ def md_table(df, index=True):
     return '\n'.join(['| ' + ' | '.join(map(str, d.columns)) + ' |', '|' + ' --- |' * len(d.columns)] +
                      ['| ' + ' | '.join(fmt(v) for v in r) + ' |' for r in d.itertuples(index=False)])
 
-def loadavg(): return os.getloadavg()[0]
-def py_peak_gb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 def n_valid(n): return min(max(n // 10, 20_000), 500_000)  # as tools/bench.py
 
 def vm_hwm_gb(pid):
@@ -119,15 +117,9 @@ def job_synth_engine(n, epochs):
 JOBS = dict(ml_engine=job_ml_engine, ml_spark=job_ml_spark, synth_spark=job_synth_spark, synth_engine=job_synth_engine)
 
 def run_job(name, threads=1, **kw):
-    "Run job `name` in a fresh interpreter; returns its result dict with the Python process's peak memory in GB."
-    env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, __file__, '--job', json.dumps(dict(name=name, threads=threads, **kw))],
-                       capture_output=True, text=True, env=env, cwd=root)
-    if p.returncode: raise SystemExit(f"job {name} {kw} failed:\n{p.stderr[-3000:]}")
-    res = json.loads(p.stdout.strip().splitlines()[-1])
-    res['wall_secs'] = time.perf_counter() - t0
-    print(f"  {name} {kw}: {time.perf_counter() - t0:.0f} s (load {loadavg():.1f})", flush=True)
+    "Run job `name` in a fresh interpreter; its result dict, with the Python process's peak memory in GB."
+    res = benchlib.run_job(__file__, name, threads, **kw)
+    print(f"  {name} {kw}: {res['wall_secs']:.0f} s (load {loadavg():.1f})", flush=True)
     return res
 
 # ---- the report ------------------------------------------------------------------------------------
@@ -205,10 +197,7 @@ def main():
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
-        kw = json.loads(a.job); name = kw.pop('name'); threads = kw.pop('threads')
-        import torch; torch.set_num_threads(threads)
-        res = JOBS[name](**kw); res['peak_gb'] = py_peak_gb()
-        print(json.dumps(res)); return
+        benchlib.serve_job(a.job, JOBS); return
     if a.long:
         return long_run(Path(a.out), int(a.long[0]), int(a.long[1]), a.long[2])
     if a.report:
