@@ -6,7 +6,7 @@ Docs: https://collab-book.github.io/collab_book/train.html.md"""
 
 # %% ../nbs/13_train.ipynb #65666b0d
 from __future__ import annotations
-import math, time, warnings
+import contextlib, math, time, warnings
 from dataclasses import dataclass, fields, replace
 import numpy as np, pandas as pd, torch
 from torch import nn, Tensor
@@ -638,6 +638,10 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
     return _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, verbose, progress)
 
 # %% ../nbs/13_train.ipynb #b8d68755
+_RANGES = False  # `tools/profile_lazy.py` sets it: each phase of a step becomes a named range in PyTorch's profiler
+_NO_RANGE = contextlib.nullcontext()
+def _phase(name): return torch.profiler.record_function(name) if _RANGES else _NO_RANGE
+
 def _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, verbose, progress):
     sched_lr,sched_mom = combined_cos(0.25, lr/25, lr, lr/1e5),combined_cos(0.25, 0.95, 0.85, 0.95)
     n_steps,step,vdl,loss_fn = epochs*len(dls.train),0,_valid_dl(dls),LOSSES[loss]
@@ -654,12 +658,15 @@ def _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, 
         for b in (progress_bar(batches, total=len(dl), parent=mb) if progress else batches):
             if one_cycle: _set_hypers(opt, float(sched_lr(step/n_steps)), float(sched_mom(step/n_steps)))
             step += 1
-            if fused is not None: tot += fused(b); continue
+            if fused is not None:
+                with _phase('2 mf_step'): tot += fused(b)
+                continue
             xb,yb = b
-            l = loss_fn(model, xb, yb, l2)
-            opt.zero_grad(); l.backward(); opt.step()
+            with _phase('2 forward + loss'): l = loss_fn(model, xb, yb, l2)
+            with _phase('3 zero_grad + backward'): opt.zero_grad(); l.backward()
+            with _phase('4 optimiser'): opt.step()
             tot += l.item()*len(yb)
-        opt.flush()
+        with _phase('5 flush'): opt.flush()
         if not math.isfinite(tot): raise FloatingPointError(
             f"training diverged: the loss is {tot} in epoch {ep}; lower lr (now {lr:g}) or check the ratings")
         secs,vl = time.perf_counter() - t0,(_valid_loss(model, vdl, loss) if vdl is not None else math.nan)
