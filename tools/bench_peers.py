@@ -11,7 +11,7 @@ them as it goes (the library's `fit`, fastai), otherwise one per separate run of
 samples). From the points: the time each system needs to reach MSE <= 0.83, the best MSE it reaches within 60 s, and
 the frontier: the best MSE of each system within 1, 10 and 60 s.
 """
-import argparse, json, math, os, platform, sys, time
+import argparse, json, math, os, platform, shutil, sys, tempfile, time
 from pathlib import Path
 import benchlib
 from benchlib import loadavg, root
@@ -95,6 +95,27 @@ def job_surprise(setting, threads, n_epochs):
     p = [algo.predict(u, i).est for u, i in zip(val.user, val.item)]
     return [dict(secs=secs, mse=mse(p, val), budget=f"{n_epochs} epochs")]
 
+def job_lenskit(setting, threads, epochs, data):
+    """LensKit's biased MF (`lenskit.als.BiasedMFScorer`, ALS): its defaults (50 features, regularization 0.1,
+    damping 5), or 100 features (tuned); `epochs` iterations. Runs in LensKit's own environment (it needs pandas < 3),
+    so it reads the split from the CSV files in `data` that the benchmark wrote from `split()`, and imports nothing
+    of collab_book. Timed: `train` on a dataset built before the clock."""
+    os.environ['LK_NUM_THREADS'] = str(threads)
+    import pandas as pd
+    from lenskit.als import BiasedMFScorer
+    from lenskit.batch import predict
+    from lenskit.data import from_interactions_df
+    from lenskit.pipeline import predict_pipeline
+    from lenskit.training import TrainingOptions
+    trn, val = (pd.read_csv(Path(data) / f) for f in ('train.csv', 'valid.csv'))
+    ds = from_interactions_df(trn, user_col='user', item_col='item', rating_col='rating')
+    pipe = predict_pipeline(BiasedMFScorer(epochs=epochs, **({} if setting == 'defaults' else dict(embedding_size=100))))
+    t0 = time.perf_counter(); pipe.train(ds, TrainingOptions(rng=SEED)); secs = time.perf_counter() - t0
+    out = predict(pipe, val.rename(columns={'user': 'user_id', 'item': 'item_id'}), n_jobs=1).to_df()
+    p = val.merge(out[['user_id', 'item_id', 'score']], how='left', left_on=['user', 'item'],
+                  right_on=['user_id', 'item_id']).score  # in `val`'s order; LensKit's bias fallback covers new ids
+    return [dict(secs=secs, mse=mse(p, val), budget=f"{epochs} iterations")]
+
 def job_myfm(setting, threads, n_iter):
     "myFM's Bayesian FM, rank 10: plain MF (defaults), or timeSVD++ flipped as its documentation builds it (tuned)."
     sys.path.insert(0, str(root / 'scripts'))
@@ -116,7 +137,7 @@ def job_spark(setting, threads, epochs):
     return [dict(secs=secs, mse=rating_metrics(model_scores(m), val, v)['rmse']**2, budget=f"{epochs} iterations")]
 
 JOBS = dict(fit=job_fit, fastai=job_fastai, learner=job_learner, bpmf=job_bpmf, surprise=job_surprise, myfm=job_myfm,
-            spark=job_spark)
+            spark=job_spark, lenskit=job_lenskit)
 
 # system, job, setting label, job setting, budgets (keyword sets, one run each), does it use more than one thread
 PLAN = [
@@ -139,16 +160,19 @@ PLAN = [
     ('myFM', 'myfm', 'timeSVD++ flipped, rank 10', 'timeSVD++ flipped', [dict(n_iter=n) for n in (25, 50, 100, 200)], True),
     ('Spark ALS', 'spark', 'defaults (rank 10)', 'defaults', [dict(epochs=e) for e in (1, 2, 5, 10)], True),
     ('Spark ALS', 'spark', 'biases first, rank 50', 'tuned', [dict(epochs=e) for e in (2, 5, 15)], True),
+    ('LensKit', 'lenskit', 'biased MF (ALS) defaults', 'defaults', [dict(epochs=e) for e in (1, 2, 5, 10, 20)], True),
+    ('LensKit', 'lenskit', 'biased MF, 100 features', 'tuned', [dict(epochs=e) for e in (2, 5, 10, 20)], True),
 ]
+LENSKIT = 'LensKit'  # runs in an environment of its own (`--lenskit-python`): its wheel needs pandas < 3
 QUICK = [('collab_book `fit`', 'fit', 'defaults (bs 4096)', 'dense', [dict(epochs=3)], True),
          ('collab_book `fit`', 'fit', 'lazy row updates', 'lazy', [dict(epochs=3)], True),
          ('collab_book Learner path', 'learner', 'defaults (bs 4096)', 'defaults', [dict(epochs=3)], False)]
-NOT_RUN = {'LensKit': "not run: its wheel (2025.8) needs pandas < 3, and this environment has pandas 3; "
-                      "it needs an environment of its own"}
+NO_LENSKIT = ("not run: its wheel needs pandas < 3, and this environment has pandas 3; give `--lenskit-python`, the "
+              "interpreter of an environment with `lenskit` (see bench/README.md)")
 
-def run_job(name, threads, **kw):
+def run_job(name, threads, python=None, **kw):
     "Run job `name` in a fresh interpreter at `threads` threads; its points, each with the job's peak memory."
-    res = benchlib.run_job(__file__, name, threads, **kw)
+    res = benchlib.run_job(__file__, name, threads, python=python, **kw)
     return [dict(pt, peak_gb=res['peak_gb']) for pt in res['points']]
 
 def main():
@@ -157,6 +181,8 @@ def main():
     ap.add_argument('--out', default=str(root / 'bench' / 'peers'))
     ap.add_argument('--only', nargs='*', help='systems to run (default: all)')
     ap.add_argument('--report-only', action='store_true', help="rewrite results.md and frontier.png from --out's results.json")
+    ap.add_argument('--lenskit-python', default=os.environ.get('LENSKIT_PYTHON'),
+                    help="python of an environment with lenskit (its wheel needs pandas < 3); default: $LENSKIT_PYTHON")
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
@@ -171,14 +197,20 @@ def main():
     print(f"collab_book against its peers{' (quick)' if a.quick else ''}: ML-100K, the chapter's split, seed {SEED}; "
           f"{cpus} CPUs; load average at start {info['load_start'][0]:.2f}", flush=True)
     t_all, runs = time.perf_counter(), []
+    info['not_run'] = {} if a.lenskit_python else {LENSKIT: NO_LENSKIT}
+    data = Path(tempfile.mkdtemp())  # the split as CSV files, for a peer in an environment of its own
+    trn, val, _ = split(); trn[['user', 'item', 'rating']].to_csv(data / 'train.csv', index=False)
+    val[['user', 'item', 'rating']].to_csv(data / 'valid.csv', index=False)
     for system, job, label, setting, budgets, threaded in (QUICK if a.quick else PLAN):
-        if a.only and system not in a.only: continue
+        if (a.only and system not in a.only) or system in info['not_run']: continue
+        own = dict(python=a.lenskit_python, data=str(data)) if system == LENSKIT else {}
         for threads in sorted({1, cpus}) if threaded else [1]:
-            pts = [p for kw in budgets for p in run_job(job, threads, setting=setting, **kw)]
+            pts = [p for kw in budgets for p in run_job(job, threads, setting=setting, **own, **kw)]
             runs.append(dict(system=system, setting=label, threads=threads, points=pts))
             best = min(pts, key=lambda p: p['mse'])
             print(f"  {system}, {label}, {threads} thread(s): best MSE {best['mse']:.4f} after {best['secs']:.2f} s "
                   f"({best['budget']}); load {loadavg():.2f}", flush=True)
+    shutil.rmtree(data, ignore_errors=True)
     info.update(load_end=os.getloadavg(), total_secs=time.perf_counter() - t_all)
     if a.quick: return check_quick(runs)
     md = report(runs, info); print(md); write(runs, info, md, Path(a.out))
@@ -212,7 +244,7 @@ def report(runs, info):
         b = min(b60, key=lambda p: p['mse']) if b60 else None
         L.append(f"| {r['system']} | {r['setting']} | {r['threads']} | {fmt_s(first_below(pts, BAR))} | "
                  f"{fmt_m(b['mse']) if b else '-'} | {fmt_s(b['secs']) if b else '-'} | {max(p['peak_gb'] for p in pts):.2f} |")
-    for s, why in NOT_RUN.items(): L.append(f"| {s} | | | {why} | | | |")
+    for s, why in info.get('not_run', {}).items(): L.append(f"| {s} | | | {why} | | | |")
     systems = list(dict.fromkeys(r['system'].split(' ')[0] if r['system'].startswith('collab_book') else r['system']
                                  for r in runs))
     fam = _family

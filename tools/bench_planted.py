@@ -14,7 +14,8 @@ epochs at the library's batch, lr and weight decay (a full 20 at its own speed w
 a time-boxed row: seconds per epoch, and the RMSE after 2 epochs next to the library's after 2); Surprise's SVD its
 documented 20 epochs (50 factors); myFM's Bayesian MF 30, 12 and 8 samples (rank 50, a third burned in: a
 sample costs about a minute at 25M); Spark ALS, biases first,
-15 iterations, the regularisation chosen by `tools/bench_spark.py`.
+15 iterations, the regularisation chosen by `tools/bench_spark.py`; LensKit's biased MF (ALS) its documented defaults
+and 10 iterations, in an environment of its own (`--lenskit-python`; its wheel needs pandas < 3).
 """
 import argparse, json, os, platform, tempfile, time
 from pathlib import Path
@@ -129,11 +130,44 @@ def job_spark(n, epochs, l2, csv):
                 jvm_peak_gb=r['driver_jvm_peak_gb'], shuffle_gb=r['shuffle_gb'],
                 setting=f"biases + ALS, rank {K}, regParam {l2}, {epochs} iterations, local[2]")
 
-JOBS = dict(fit=job_fit, fastai=job_fastai, surprise=job_surprise, myfm=job_myfm, spark=job_spark)
+def job_lenskit(n, epochs, csv, valid_csv):
+    """LensKit's biased MF (`lenskit.als.BiasedMFScorer`, ALS), its defaults but the trained user rows kept
+    (`user_embeddings='prefer'`: 50 features, regularization 0.1, damping 5), `epochs` iterations, at the job's threads.
+    Runs in LensKit's own environment (it needs pandas < 3): it reads the CSV files Spark reads and imports nothing of
+    collab_book. LensKit accepts one rating per (user, item) pair, so the few pairs the planted ratings repeat are
+    averaged (the count is in the row's setting). Scored from the model's arrays, global mean + biases + dot product (what its `predict` gives for a
+    known user and item, to 1e-6, checked on ML-100K; its per-user pipeline would take longer than the training here);
+    a user or item it never saw gets the bias terms it has."""
+    os.environ['LK_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS', '1')
+    import numpy as np, pandas as pd
+    from lenskit.als import BiasedMFScorer
+    from lenskit.data import from_interactions_df
+    from lenskit.training import TrainingOptions
+    t0 = time.perf_counter()
+    df = pd.read_csv(csv); n_read = len(df)
+    df = df.groupby(['user', 'item'], as_index=False).rating.mean()  # LensKit takes one rating per pair: repeats averaged
+    ds = from_interactions_df(df, user_col='user', item_col='item', rating_col='rating')
+    prep, repeats = time.perf_counter() - t0, n_read - len(df)
+    del df
+    sc = BiasedMFScorer(epochs=epochs, embedding_size=K, user_embeddings='prefer')
+    t0 = time.perf_counter(); sc.train(ds, TrainingOptions(rng=SEED)); secs = time.perf_counter() - t0
+    val = pd.read_csv(valid_csv); b = sc.bias
+    u,i = (v.numbers(val[c].to_numpy(), missing='negative') for v,c in ((sc.users, 'user'), (sc.items, 'item')))
+    est = np.full(len(val), b.global_bias, dtype='float64'); ku,ki = u >= 0,i >= 0
+    if b.user_biases is not None: est[ku] += b.user_biases[u[ku]]
+    if b.item_biases is not None: est[ki] += b.item_biases[i[ki]]
+    both = ku & ki
+    est[both] += np.einsum('ij,ij->i', sc.user_embeddings[u[both]], sc.item_embeddings[i[both]])
+    return dict(unit='iteration', epochs=epochs, secs_per_epoch=secs / epochs, train_secs=secs, prep_secs=prep,
+                rmse=float(np.sqrt(((est - val.rating.to_numpy()) ** 2).mean())),
+                setting=f"biased MF (ALS), {K} features, regularization 0.1, damping 5 (defaults), {epochs} iterations; "
+                        f"the {repeats:,} repeated (user, item) pairs averaged")
 
-def run_job(name, threads, **kw):
+JOBS = dict(fit=job_fit, fastai=job_fastai, surprise=job_surprise, myfm=job_myfm, spark=job_spark, lenskit=job_lenskit)
+
+def run_job(name, threads, python=None, **kw):
     "A failed job (a peer that runs out of memory, say) is a row that says so, not the end of the benchmark."
-    return benchlib.run_job(__file__, name, threads, strict=False, **kw)
+    return benchlib.run_job(__file__, name, threads, strict=False, python=python, **kw)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -141,6 +175,8 @@ def main():
     ap.add_argument('--only', nargs='*', help='systems to run (default: all)')
     ap.add_argument('--out', default=str(root / 'bench' / 'peers'))
     ap.add_argument('--report-only', action='store_true', help="rewrite planted.md from --out's planted.json")
+    ap.add_argument('--lenskit-python', default=os.environ.get('LENSKIT_PYTHON'),
+                    help="python of an environment with lenskit (its wheel needs pandas < 3); default: $LENSKIT_PYTHON")
     ap.add_argument('--job', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.job:
@@ -152,7 +188,8 @@ def main():
     import torch
     cpus = os.cpu_count()
     info = dict(python=platform.python_version(), torch=torch.__version__, cpus=cpus, load_start=loadavg(),
-                seed=SEED, sizes=a.sizes)
+                seed=SEED, sizes=a.sizes,
+                not_run={} if a.lenskit_python else {'LensKit': "not run: give `--lenskit-python` (bench/README.md)"})
     print(f"planted ratings, peers side by side: sizes {a.sizes}; {cpus} CPUs; load {info['load_start']:.2f}", flush=True)
     t_all, rows = time.perf_counter(), []
     want = lambda s: not a.only or s in a.only
@@ -161,18 +198,23 @@ def main():
                 ('collab_book `fit`', 'fit', cpus, dict(epochs=FASTAI_EPOCHS)),
                 ('fastai `collab_learner`', 'fastai', cpus, dict(epochs=FASTAI_EPOCHS)),
                 ('Surprise', 'surprise', 1, dict(epochs=20)), ('myFM', 'myfm', cpus, dict(n_iter=MYFM[n], burn_in=MYFM[n] // 3)),
-                ('Spark ALS', 'spark', cpus, dict(epochs=15, l2=SPARK_L2[n]))]
+                ('Spark ALS', 'spark', cpus, dict(epochs=15, l2=SPARK_L2[n])),
+                ('LensKit', 'lenskit', cpus, dict(epochs=10))]
         with tempfile.TemporaryDirectory() as d:
             csv = None
             for system, job, threads, kw in plan:
-                if not want(system): continue
-                if job == 'spark' and csv is None:  # Spark reads the training ratings itself, as from a data lake
+                if not want(system) or system in info['not_run']: continue
+                if job in ('spark', 'lenskit') and csv is None:  # they read the ratings themselves, as from a data lake
                     import pandas as pd
-                    x, y, _, _ = planted(n); csv = Path(d) / f'planted-{n}.csv'
+                    x, y, xv, yv = planted(n); csv, vcsv = Path(d) / f'planted-{n}.csv', Path(d) / f'valid-{n}.csv'
                     pd.DataFrame(dict(user=x[:, 0].numpy(), item=x[:, 1].numpy(), rating=y.numpy())).to_csv(
                         csv, index=False, float_format='%.5f')
-                    del x, y
-                r = run_job(job, threads, n=n, **kw, **({'csv': str(csv)} if job == 'spark' else {}))
+                    pd.DataFrame(dict(user=xv[:, 0].numpy(), item=xv[:, 1].numpy(), rating=yv.numpy())).to_csv(
+                        vcsv, index=False, float_format='%.9g')
+                    del x, y, xv, yv
+                own = (dict(csv=str(csv)) if job == 'spark' else
+                       dict(csv=str(csv), valid_csv=str(vcsv), python=a.lenskit_python) if job == 'lenskit' else {})
+                r = run_job(job, threads, n=n, **kw, **own)
                 r.update(system=system, n=n, threads=threads); rows.append(r)
                 print(f"  {n:,} {system}, {threads} thread(s): " + (r['failed'] if 'failed' in r else
                       f"{r['secs_per_epoch']:.2f} s/{r['unit']}, RMSE {r['rmse']:.4f} after {r['epochs']}, "
@@ -203,6 +245,7 @@ def report(d):
         mem = f"{r['peak_gb']:.2f}" + (f" + JVM {r['jvm_peak_gb']:.2f}" if r.get('jvm_peak_gb') else '')
         L.append(f"| {r['n']:,} | {r['system']} | {r['setting']} | {r['threads']} | {r['secs_per_epoch']:.2f} | "
                  f"{r['epochs']} {r['unit']}s | {r['train_secs']:.0f} | **{r['rmse']:.3f}** | {reach} | {floor} | {mem} |")
+    for system, why in info.get('not_run', {}).items(): L.append(f"| | {system} | | | {why} | | | | | | |")
     big = max(r['n'] for r in rows)
     ours = [r for r in rows if r['n'] == big and r['system'].startswith('collab_book') and 'failed' not in r
             and r['epochs'] == 20 and r['threads'] == info['cpus']]

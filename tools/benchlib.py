@@ -4,6 +4,7 @@ its peak memory is its own, and comes back as one line of JSON.
 A script calls `run_job(__file__, name, threads, **kw)`; that runs `python script --job '{...}'`, whose `main` hands
 the spec to `serve_job(spec, JOBS)`.
 """
+from __future__ import annotations
 import json, os, resource, subprocess, sys, time, warnings
 from pathlib import Path
 
@@ -20,11 +21,12 @@ def peak_gb() -> float:
 def run_job(script, # the benchmark script whose `--job` runs the job
             name:str, threads:int, # the job's name in the script's `JOBS`; OpenMP and MKL threads
             strict:bool=True, # a failed job stops the benchmark; False: it comes back as {'failed': its last line}
+            python:str|None=None, # the interpreter (a peer that needs an environment of its own); default: this one
             **kw) -> dict:
     "Run job `name` of `script` in a fresh interpreter at `threads` threads: its result, with `wall_secs`."
     env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, str(script), '--job', json.dumps(dict(name=name, threads=threads, **kw))],
+    p = subprocess.run([python or sys.executable, str(script), '--job', json.dumps(dict(name=name, threads=threads, **kw))],
                        capture_output=True, text=True, env=env, cwd=root)
     if p.returncode:
         if strict: raise SystemExit(f"job {name} {kw} at {threads} thread(s) failed:\n{p.stderr[-3000:]}")
