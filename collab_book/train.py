@@ -69,8 +69,9 @@ class FastDL:
             for i in range(0, self.n, self.bs): yield slice(i, i+self.bs)
             return
         # int32 positions where they fit: the same permutation as int64, drawn faster; from a million ratings on
-        # the CPU, the compiled copy of torch's shuffle (the same permutation again, its cache misses overlapped)
-        k = row_adam_kernel() if self.x.device.type == 'cpu' and 2**20 <= self.n < 2**31 else None
+        # the CPU, the compiled copy of torch's shuffle (the same permutation again, its cache misses overlapped), up
+        # below the size from which torch's own loop changes (2**32 / 20)
+        k = row_adam_kernel() if self.x.device.type == 'cpu' and 2**20 <= self.n < 2**32//20 else None
         idx = k.randperm(self.n) if k else torch.randperm(self.n, device=self.x.device,
                                                         dtype=torch.int32 if self.n < 2**31 else torch.int64)
         for i in range(0, self.n, self.bs): yield idx[i:i+self.bs]
@@ -401,7 +402,8 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
 // loop: swap i with i + random() % (n - i)), but each swap's far element is fetched 64 swaps ahead: the draws do not
 // depend on the array, so the cache misses overlap instead of following each other.
 torch::Tensor randperm(int64_t n) {
-  TORCH_CHECK(n >= 1 && n < (int64_t(1) << 31), "randperm: n must be in [1, 2**31), not ", n);
+  // from 2**32 / 20 on, torch draws its permutation with another loop
+  TORCH_CHECK(n >= 1 && n < 4294967295 / 20, "randperm: n must be in [1, 2**32 / 20), not ", n);
   auto r = torch::empty({n}, torch::kInt32);
   int32_t* d = r.data_ptr<int32_t>();
   at::parallel_for(0, n, 1 << 16, [&](int64_t a, int64_t b) { for (int64_t i = a; i < b; i++) d[i] = (int32_t)i; });

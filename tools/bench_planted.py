@@ -134,8 +134,8 @@ def job_lenskit(n, epochs, csv, valid_csv):
     """LensKit's biased MF (`lenskit.als.BiasedMFScorer`, ALS), its defaults but the trained user rows kept
     (`user_embeddings='prefer'`: 50 features, regularization 0.1, damping 5), `epochs` iterations, at the job's threads.
     Runs in LensKit's own environment (it needs pandas < 3): it reads the CSV files Spark reads and imports nothing of
-    collab_book. LensKit accepts one rating per (user, item) pair, so the few pairs the planted ratings repeat are
-    averaged (the count is in the row's setting). Scored from the model's arrays, global mean + biases + dot product (what its `predict` gives for a
+    collab_book. LensKit accepts one rating per (user, item) pair, so the pairs the planted ratings repeat are averaged
+    (the count is in the row's setting). Scored from the model's arrays, global mean + biases + dot product (what its `predict` gives for a
     known user and item, to 1e-6, checked on ML-100K; its per-user pipeline would take longer than the training here);
     a user or item it never saw gets the bias terms it has."""
     os.environ['LK_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS', '1')
