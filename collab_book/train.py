@@ -68,9 +68,9 @@ class FastDL:
         if not self.shuffle:
             for i in range(0, self.n, self.bs): yield slice(i, i+self.bs)
             return
-        # int32 positions where they fit: the same permutation as int64, drawn faster; from a million ratings on
-        # the CPU, the compiled copy of torch's shuffle (the same permutation again, its cache misses overlapped), up
-        # below the size from which torch's own loop changes (2**32 / 20)
+        # int32 positions where they fit: the same permutation as int64, drawn faster. From a million ratings on the
+        # CPU, and below 2**32 / 20 (where torch's own loop changes), the compiled copy of torch's shuffle: the same
+        # permutation again, its cache misses overlapped
         k = row_adam_kernel() if self.x.device.type == 'cpu' and 2**20 <= self.n < 2**32//20 else None
         idx = k.randperm(self.n) if k else torch.randperm(self.n, device=self.x.device,
                                                         dtype=torch.int32 if self.n < 2**31 else torch.int64)
