@@ -6,16 +6,16 @@ Docs: https://collab-book.github.io/collab_book/bayes.html.md"""
 
 # %% ../nbs/14_bayes.ipynb #218d570a
 from __future__ import annotations
-import math, time
+import math, time, warnings
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 from .data import Vocab, UnknownIdError, _check_int, _check_number
 from .models import DotProductBias
 
 # %% auto #0
-__all__ = ['DT', 'AGES', 'TIME_GROUPS', 'std_gamma', 'gamma_draw', 'wishart_draw', 'draw_rows', 'sample_factor_rows',
-           'sample_normal_wishart', 'sample_bias_group', 'link_basis', 'sample_link', 'implicit_features',
-           'genre_features', 'demographic_features', 'BiasGroup', 'BPMF', 'fit_bpmf']
+__all__ = ['DT', 'AGES', 'TIME_GROUPS', 'std_gamma', 'gamma_draw', 'wishart_draw', 'draw_rows', 'rating_pattern',
+           'sample_factor_rows', 'sample_normal_wishart', 'sample_bias_group', 'link_basis', 'sample_link',
+           'implicit_features', 'genre_features', 'demographic_features', 'BiasGroup', 'BPMF', 'fit_bpmf']
 
 # %% ../nbs/14_bayes.ipynb #ffbda01d
 DT = torch.float64  # the sampler works in double precision: its Cholesky factors need it
@@ -38,8 +38,17 @@ def std_gamma(a, # shapes: a number or a tensor of them, all > 0
     return torch.where(boost, out*u**(1/a), out)
 
 def gamma_draw(shape:float, rate:float, gen:torch.Generator) -> float:
-    "One draw from Gamma(`shape`, `rate`)."
-    return float(std_gamma(shape, gen)[0])/rate
+    "One draw from Gamma(`shape`, `rate`): `std_gamma`'s method on Python numbers (the sampler draws many), same draws."
+    a = float(shape)
+    if not (a > 0 and rate > 0): raise ValueError(f"gamma_draw: shape and rate must be > 0, not {shape} and {rate}")
+    d = (a + 1 if a < 1 else a) - 1/3
+    c,one = 1/math.sqrt(9*d),lambda f: float(f(1, generator=gen, dtype=DT))
+    while True:
+        x,u = one(torch.randn),one(torch.rand)
+        v = (1 + c*x)**3
+        if v > 0 and (u == 0 or math.log(u) < 0.5*x*x + d - d*v + d*math.log(v)): break
+    u = one(torch.rand)
+    return (d*v*u**(1/a) if a < 1 else d*v)/rate
 
 # %% ../nbs/14_bayes.ipynb #89b959a4
 def wishart_draw(W:torch.Tensor, # (k, k) scale matrix
@@ -66,8 +75,21 @@ def draw_rows(P:torch.Tensor, # (n, k, k) precisions
     return mean + torch.linalg.solve_triangular(L.mT, z, upper=True)[:,:,0]
 
 # %% ../nbs/14_bayes.ipynb #06e02afb
-def sample_factor_rows(rows:torch.Tensor, # which row of this side each rating belongs to
-                       cols:torch.Tensor, # which row of the other side
+def rating_pattern(rows:torch.Tensor, # which row of this side each rating belongs to
+                   cols:torch.Tensor, # which row of the other side
+                   n:int, m:int, # rows on this side and on the other
+                  ) -> dict:
+    "Who rated what, built once for `sample_factor_rows`: the (n, m) counts as a sparse row-major (CSR) matrix."
+    order = torch.argsort(rows*m + cols, stable=True)  # the ratings row by row
+    crow = torch.zeros(n + 1, dtype=torch.long); crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
+    return dict(crow=crow, col=cols[order], order=order, shape=(n, m))
+
+def _csr(pattern, values):
+    with warnings.catch_warnings():  # torch calls its sparse CSR tensors beta
+        warnings.simplefilter('ignore')
+        return torch.sparse_csr_tensor(pattern['crow'], pattern['col'], values, pattern['shape'])
+
+def sample_factor_rows(pattern:dict, # from `rating_pattern`
                        resid:torch.Tensor, # each rating minus everything but the dot product
                        other:torch.Tensor, # (n_other, k) the other side's factors
                        prior_mean:torch.Tensor, # (n, k) each row's prior mean
@@ -76,10 +98,10 @@ def sample_factor_rows(rows:torch.Tensor, # which row of this side each rating b
                        gen:torch.Generator, draw:bool=True) -> torch.Tensor:
     "All rows of one side given the other: P = Λ + α Σ q qᵀ, b = Λ m + α Σ e q, one Gaussian per row."
     (n,k),m = prior_mean.shape,other.shape[0]
-    ind = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.ones(len(rows), dtype=DT), (n, m),
-                                  check_invariants=False)  # how often each row rated each other row
-    P = torch.sparse.mm(ind, (other[:,:,None]*other[:,None,:]).reshape(m, k*k))
-    b = (prior_mean @ Lam).index_add_(0, rows, alpha*resid[:,None]*other[cols])
+    if pattern['shape'] != (n, m): raise ValueError(f"sample_factor_rows: the pattern is {pattern['shape']}, the "
+                                                    f"factors are ({n}, {m})")
+    P = _csr(pattern, torch.ones(len(resid), dtype=DT)) @ (other[:,:,None]*other[:,None,:]).reshape(m, k*k)
+    b = prior_mean @ Lam + _csr(pattern, alpha*resid[pattern['order']]) @ other
     return draw_rows(alpha*P.reshape(n, k, k) + Lam, b, gen, draw)
 
 # %% ../nbs/14_bayes.ipynb #0aa11cb7
@@ -111,12 +133,29 @@ def sample_bias_group(idx:torch.Tensor, # which bias each rating uses
     return mean + torch.randn(size, generator=gen, dtype=DT)/prec.sqrt() if draw else mean
 
 # %% ../nbs/14_bayes.ipynb #b70c32f1
+def _sparse(X):
+    with warnings.catch_warnings():  # torch calls its sparse CSR tensors beta
+        warnings.simplefilter('ignore')
+        return X.to_sparse_csr()
+
 def link_basis(X:torch.Tensor, # (n_rows, n_features) side features
               ) -> dict:
-    "The thin SVD of the side features, computed once for `sample_link`."
+    "X's thin SVD, computed once for `sample_link`: its squared singular values, and XQ = Us diag(s) as a product L W."
     X = torch.as_tensor(X, dtype=DT)
-    Us,s,_ = torch.linalg.svd(X, full_matrices=False)
-    return dict(XQ=Us*s, d=s**2, n_null=X.shape[1] - len(s))
+    n,F = X.shape
+    if n <= F:  # X Xᵀ = Us S² Usᵀ: XQ itself, n x n
+        d,Us = torch.linalg.eigh(X @ X.T); d = d.clamp_min(0)
+        return dict(L=None, W=Us*d.sqrt(), d=d, n_null=F - n)
+    d,V = torch.linalg.eigh(X.T @ X)  # Xᵀ X = V S² Vᵀ, and XQ = X V: kept as sparse X and V, F x F
+    return dict(L=_sparse(X), Lt=_sparse(X.T.contiguous()), W=V, d=d.clamp_min(0), n_null=0)
+
+def _xq_t(basis, Z): # XQᵀ Z, with the big matrix on the right of a row-major product (twice as fast)
+    if basis['L'] is not None: Z = basis['Lt'] @ Z
+    return (Z.T.contiguous() @ basis['W']).T
+
+def _xq(basis, C): # XQ C
+    out = basis['W'] @ C
+    return out if basis['L'] is None else basis['L'] @ out
 
 def sample_link(basis:dict, # from `link_basis`
                 Y:torch.Tensor, # (n_rows, k) factors minus their shared mean
@@ -125,11 +164,11 @@ def sample_link(basis:dict, # from `link_basis`
     "The link matrix B given the factors Y ~ N(XB, Λ⁻¹), prior vec(B) ~ N(0, I/λ_B), in the basis where it is diagonal."
     g,R = torch.linalg.eigh(0.5*(Lam + Lam.T))
     prec = basis['d'][:,None]*g[None] + lamB
-    Bp = basis['XQ'].T @ (Y @ (Lam @ R))/prec
+    Bp = _xq_t(basis, Y @ (Lam @ R))/prec
     if draw: Bp = Bp + torch.randn(Bp.shape, generator=gen, dtype=DT)/prec.sqrt()
     m = basis['n_null']*Y.shape[1]  # entries of B the data says nothing about: drawn from the prior
-    ss = float((Bp**2).sum()) + (2*float(std_gamma(m/2, gen)[0])/lamB if draw and m else 0.)
-    return ss,Bp.numel() + m,basis['XQ'] @ (Bp @ R.T)
+    ss = float((Bp**2).sum()) + (2*gamma_draw(m/2, lamB, gen) if draw and m else 0.)
+    return ss,Bp.numel() + m,_xq(basis, Bp @ R.T)
 
 # %% ../nbs/14_bayes.ipynb #f29f7709
 def _dense(df, vocab, fn, what='ratings'):
@@ -257,6 +296,8 @@ class BPMF:
         self.r = torch.tensor(train.rating.to_numpy(), dtype=DT)
         self.groups = [BiasGroup(g, train, vocab) for g in ('global', 'user', 'item', *time)]
         self.tr_idx = [grp.index(train) for grp in self.groups]
+        n,m = vocab.n_users,vocab.n_items
+        self.pattern = dict(U=rating_pattern(self.u, self.i, n, m), V=rating_pattern(self.i, self.u, m, n))
         sides = dict(U=[implicit_features(train, vocab, 'user') if implicit else None, us],
                      V=[implicit_features(train, vocab, 'item') if flipped else None, its])
         self.side = {s: link_basis(torch.cat([x for x in xs if x is not None], 1)) if any(x is not None for x in xs)
@@ -264,6 +305,11 @@ class BPMF:
         self._init_state()
 
 # %% ../nbs/14_bayes.ipynb #b5a2cab3
+@patch
+def _dots(self:BPMF):
+    "Each training rating's dot product of its user's and item's current factors."
+    return torch.einsum('rk,rk->r', self.F['U'].index_select(0, self.u), self.F['V'].index_select(0, self.i))
+
 @patch
 def _init_state(self:BPMF):
     "The chain's starting point: small random factors, zero biases but the global mean, unit precisions."
@@ -281,16 +327,15 @@ def _init_state(self:BPMF):
         grp.lam_w = 1. if draw else l2
     self.groups[0].b[0] = self.r.mean()
     self.bias_tr = sum(grp.b[ix] for grp,ix in zip(self.groups, self.tr_idx))
+    self.dot = self._dots()  # each rating's dot product, kept up to date
     self.S,self.seconds,self.samples = 0,0.,dict(U=[], V=[])
 
 # %% ../nbs/14_bayes.ipynb #90a2f0dc
 @patch
 def _sweep_biases(self:BPMF):
     "Each bias group given the rest: its side-feature mean (user, item), its precision, then its biases."
-    draw = self.map_l2 is None
-    dot = (self.F['U'][self.u]*self.F['V'][self.i]).sum(1)
+    draw,e = self.map_l2 is None,self.r - self.dot - self.bias_tr  # each rating's residual
     for grp,ix in zip(self.groups, self.tr_idx):
-        old = grp.b[ix]
         if grp.side is not None:  # b ~ N(X w, 1/lam): w given b is a ridge regression
             ss,n,Xw = sample_link(grp.side, grp.b[:,None], torch.full((1, 1), grp.lam, dtype=DT), grp.lam_w,
                                   self.gen, draw)
@@ -299,9 +344,10 @@ def _sweep_biases(self:BPMF):
         if draw and grp.name != 'global':
             dev = grp.b - grp.m
             grp.lam = gamma_draw(1 + grp.size/2, 1 + float(dev @ dev)/2, self.gen)
-        grp.b = sample_bias_group(ix, grp.size, self.r - dot - self.bias_tr + old, self.alpha, grp.lam, self.gen,
-                                  grp.m, draw)
-        self.bias_tr = self.bias_tr - old + grp.b[ix]
+        old = grp.b.index_select(0, ix)
+        grp.b = sample_bias_group(ix, grp.size, e + old, self.alpha, grp.lam, self.gen, grp.m, draw)
+        moved = grp.b.index_select(0, ix) - old
+        e -= moved; self.bias_tr = self.bias_tr + moved
 
 # %% ../nbs/14_bayes.ipynb #f35c4d45
 @patch
@@ -314,15 +360,15 @@ def _sweep_factors(self:BPMF):
         if self.side[s] is not None:
             ss,n,self.XB[s] = sample_link(self.side[s], self.F[s] - mu, self.Lam[s], self.lamB[s], self.gen, draw)
             if draw: self.lamB[s] = gamma_draw(1 + n/2, 1 + ss/2, self.gen)
-        rows,cols = (self.u, self.i) if s == 'U' else (self.i, self.u)
-        self.F[s] = sample_factor_rows(rows, cols, resid, self.F[o], mu + self.XB[s], self.Lam[s], self.alpha,
+        self.F[s] = sample_factor_rows(self.pattern[s], resid, self.F[o], mu + self.XB[s], self.Lam[s], self.alpha,
                                        self.gen, draw)
+    self.dot = self._dots()
 
 @patch
 def _sweep_noise(self:BPMF):
     "The noise precision given the residuals (fixed at 1 for MAP)."
     if self.map_l2 is not None: return
-    e = self.r - self.bias_tr - (self.F['U'][self.u]*self.F['V'][self.i]).sum(1)
+    e = self.r - self.bias_tr - self.dot
     self.alpha = gamma_draw(1 + len(e)/2, 1 + float(e @ e)/2, self.gen)
 
 # %% ../nbs/14_bayes.ipynb #597a5dab

@@ -420,8 +420,7 @@ class Vocab:
         self.titles = np.asarray(titles if titles is not None else [str(i) for i in self.items], dtype=object)
         if self.titles.shape != self.items.shape:
             raise ValueError(f"{len(self.titles)} titles for {len(self.items)} items")
-        self._u = {u:i for i,u in enumerate(self.users.tolist())}
-        self._i = {t:i for i,t in enumerate(self.items.tolist())}
+        self._u,self._i = pd.Index(self.users),pd.Index(self.items)  # hash tables, for `_lookup`
         self._t = {}
         for i,t in enumerate(self.titles): self._t.setdefault(t, []).append(i)
     @property
@@ -432,14 +431,17 @@ class Vocab:
 
 
 # %% ../nbs/00_data.ipynb #b5d787da
-def _lookup(d, keys, what):
+def _lookup(ix, keys, what):
+    "Positions of `keys` in the index `ix`, matched as a dict matches keys (7 and 7.0 alike, 7 and '7' apart)."
     scalar = np.ndim(keys) == 0
-    ks = [keys] if scalar else list(keys)
-    out = [d.get(k, -1) for k in ks]
-    bad = [k.item() if isinstance(k, np.generic) else k for k,o in zip(ks,out) if o < 0]
+    ks = np.asarray(keys) if isinstance(keys, (np.ndarray, pd.Series)) else np.asarray([keys] if scalar else list(keys),
+                                                                                      dtype=object)  # [7, '7'] stays
+    if ks.ndim != 1: raise ValueError(f"{what}s must be one id or a 1-d list of ids, not an array of shape {ks.shape}")
+    out = ix.get_indexer(ks) if len(ks) else np.zeros(0, dtype='int64')
+    bad = [k.item() if isinstance(k, np.generic) else k for k in ks[out < 0]]
     if bad: raise UnknownIdError(f"Unknown {what} {bad[0]!r}" + (f" (and {len(bad)-1} more)" if len(bad)>1 else "") +
                                  ": it is not in the vocabulary, which was built from the dataset's ratings")
-    return out[0] if scalar else np.array(out, dtype='int64')
+    return int(out[0]) if scalar else out.astype('int64')
 
 def _raw_ids(x) -> np.ndarray:
     "Raw ids as a 1-d array; a list mixing strings and numbers stays `object`, so 7 and '7' stay apart."
