@@ -247,14 +247,14 @@ static void group(Groups& G, const int64_t* idx, int64_t B, int64_t n) {
 }
 
 // Seconds spent in each part of `mf_step` since the last reset: gathering the batch, grouping the rows, the item
-// sweep (scores, errors, item gradients), the user sweep (gradients and Adam), the items' Adam (a few clock reads
-// per step, for profiles).
-static double T[5] = {0, 0, 0, 0, 0};
+// sweep (scores, errors, item gradients and Adam), the user sweep (gradients and Adam); a few clock reads per step,
+// for profiles.
+static double T[4] = {0, 0, 0, 0};
 static double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 std::vector<double> mf_times(bool reset) {
-  std::vector<double> r(T, T + 5);
+  std::vector<double> r(T, T + 4);
   if (reset) for (auto& x : T) x = 0;
   return r;
 }
@@ -282,9 +282,9 @@ static void gather_at(torch::Tensor x, const float* Y, const P* pos, int64_t B, 
 // One training step of sigmoid_range(p_u . q_i + b_u + b_i) (or the plain sum) on the squared error (mean over the
 // batch) plus l2 times the squared rows each rating uses, then lazy Adam on the rows the batch touched.
 // W: user factors (n,k), user biases (n,1), item factors (m,k), item biases (m,1); MV, LAST: their Adam moments and
-// the decay each row has had. Three sweeps: over the batch's items (each rating's score and error, and the item
-// rows' gradients, from the user rows as they were), over its users (their gradients, from the item rows as they
-// were, and their update), and the items' update. Every row belongs to one thread and sums its ratings in the
+// the decay each row has had. Two sweeps: over the batch's items (each rating's score and error, from the user rows
+// as they were; then each item row's gradient and update), and over its users (their gradients, from a copy of the
+// item rows as they were, and their update). Every row belongs to one thread and sums its ratings in the
 // batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
 // Its scratch buffers are static and reused, but nothing in them outlives a call, and each call holds Python's
 // GIL (`load_inline` does not release it), so trainings in several Python threads take turns, step by step.
@@ -317,15 +317,24 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
   });
   const int64_t nu = GU.rows.size(), ni = GI.rows.size(), D = 8, R = 4;  // prefetch D ratings, R rows ahead
   t1 = now(); T[1] += t1 - t0; t0 = t1;
-  static std::vector<float> g, se, gi; g.resize(B); se.resize(B); gi.resize(ni*k1);
+  static std::vector<float> g, se, qs; static std::vector<int32_t> qat;
+  g.resize(B); se.resize(B); qs.resize(ni*k1); qat.resize(B);
   const float lo_ = lo, span = hi - lo, twoB = 2.0f/B, pen = 2*l2/B;
   const float step = lr/(1-std::pow(b1,(double)t)), ic2 = 1/(1-std::pow(b2,(double)t));
-  // 1. items: each rating's score, error and gradient g (by its score); the item rows' gradients
+  // 1. items: each rating's score, error and gradient g (by its score), then each item row's gradient and update.
+  // The row as it was (factors, bias) is kept in qs, and each rating's place there in qat, for the users' gradients.
   at::parallel_for(0, ni, 64, [&](int64_t a, int64_t b) {
+    std::vector<float> gg(k1);
     for (int64_t r = a; r < b; r++) {
       const int64_t row = GI.rows[r], end = GI.off[r+1];
-      const float* q = V + row*k; const float bi = BI[row]; float* gg = gi.data() + r*k1;
-      if (r + R < b) { prefetch(V + GI.rows[r+R]*k, k); __builtin_prefetch(BI + GI.rows[r+R]); }
+      if (r + R < b) {  // this side's weights, moments and decay R rows ahead
+        const int64_t r2 = GI.rows[r+R];
+        prefetch(V + r2*k, k); prefetch(MI + r2*2*k, 2*k); __builtin_prefetch(BI + r2); __builtin_prefetch(MBI + r2*2);
+        __builtin_prefetch(LI + r2); __builtin_prefetch(LBI + r2);
+      }
+      float* q = V + row*k; float* qo = qs.data() + r*k1;
+      for (int64_t c = 0; c < k; c++) qo[c] = q[c];
+      const float bi = qo[k] = BI[row];
       for (int64_t c = 0; c < k1; c++) gg[c] = 0;
       for (int64_t o = GI.off[r]; o < end; o++) {
         if (o + D < B) { const int64_t u2 = UI[GI.occ[o+D]]; prefetch(U + u2*k, k); __builtin_prefetch(BU + u2); }
@@ -334,7 +343,7 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
         float pred = s, d = 1;
         if (squash) { const float sg = 1/(1 + std::exp(-s)); pred = sg*span + lo_; d = span*sg*(1 - sg); }
         const float e = pred - Y[j], gj = twoB*e*d;
-        se[j] = e*e; g[j] = gj;
+        se[j] = e*e; g[j] = gj; qat[j] = (int32_t)r;
         if (l2 != 0) {  // the row penalty's share of the loss
           float sq = BU[us]*BU[us] + bi*bi;
           for (int64_t c = 0; c < k; c++) sq += p[c]*p[c] + q[c]*q[c];
@@ -348,17 +357,19 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
         for (int64_t c = 0; c < k; c++) gg[c] += w*q[c];
         gg[k] += w*bi;
       }
+      adam_row(q, MI + row*2*k, gg.data(), k, std::exp(L - LI[row]), b1, b2, step, ic2, eps); LI[row] = L;
+      adam_row(BI + row, MBI + row*2, gg.data() + k, 1, std::exp(L - LBI[row]), b1, b2, step, ic2, eps); LBI[row] = L;
     }
   });
   double sse = 0;
   for (int64_t j = 0; j < B; j++) sse += se[j];
   t1 = now(); T[2] += t1 - t0; t0 = t1;
-  // 2. users: gradients from the item rows (not yet updated), then Adam on each user row and bias
+  // 2. users: gradients from the item rows as they were (qs), then Adam on each user row and bias
   at::parallel_for(0, nu, 64, [&](int64_t a, int64_t b) {
     std::vector<float> gg(k1);
     for (int64_t r = a; r < b; r++) {
       const int64_t row = GU.rows[r], end = GU.off[r+1];
-      if (r + R < b) {  // this side's weights, moments and decay R rows ahead
+      if (r + R < b) {
         const int64_t r2 = GU.rows[r+R];
         prefetch(U + r2*k, k); prefetch(MU + r2*2*k, 2*k); __builtin_prefetch(BU + r2); __builtin_prefetch(MBU + r2*2);
         __builtin_prefetch(LU + r2); __builtin_prefetch(LBU + r2);
@@ -366,8 +377,8 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
       float* p = U + row*k;
       for (int64_t c = 0; c < k1; c++) gg[c] = 0;
       for (int64_t o = GU.off[r]; o < end; o++) {
-        if (o + D < B) prefetch(V + II[GU.occ[o+D]]*k, k);
-        const int64_t j = GU.occ[o]; const float gj = g[j]; const float* q = V + II[j]*k;
+        if (o + D < B) prefetch(qs.data() + (int64_t)qat[GU.occ[o+D]]*k1, k1);
+        const int64_t j = GU.occ[o]; const float gj = g[j]; const float* q = qs.data() + (int64_t)qat[j]*k1;
         for (int64_t c = 0; c < k; c++) gg[c] += gj*q[c];
         gg[k] += gj;
       }
@@ -380,21 +391,7 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
       adam_row(BU + row, MBU + row*2, gg.data() + k, 1, std::exp(L - LBU[row]), b1, b2, step, ic2, eps); LBU[row] = L;
     }
   });
-  t1 = now(); T[3] += t1 - t0; t0 = t1;
-  // 3. Adam on the item rows and biases
-  at::parallel_for(0, ni, 64, [&](int64_t a, int64_t b) {
-    for (int64_t r = a; r < b; r++) {
-      const int64_t row = GI.rows[r]; const float* gg = gi.data() + r*k1;
-      if (r + R < b) {
-        const int64_t r2 = GI.rows[r+R];
-        prefetch(V + r2*k, k); prefetch(MI + r2*2*k, 2*k); __builtin_prefetch(BI + r2); __builtin_prefetch(MBI + r2*2);
-        __builtin_prefetch(LI + r2); __builtin_prefetch(LBI + r2);
-      }
-      adam_row(V + row*k, MI + row*2*k, gg, k, std::exp(L - LI[row]), b1, b2, step, ic2, eps); LI[row] = L;
-      adam_row(BI + row, MBI + row*2, gg + k, 1, std::exp(L - LBI[row]), b1, b2, step, ic2, eps); LBI[row] = L;
-    }
-  });
-  T[4] += now() - t0;
+  T[3] += now() - t0;
   return sse;
 }
 

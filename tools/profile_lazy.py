@@ -66,11 +66,11 @@ def main():
     print(f"\noperators by own time (top {a.rows}):")
     print(ev.table(sort_by='self_cpu_time_total', row_limit=a.rows, max_name_column_width=40))
     if parts is None: return
-    names = ('gathering the batch', 'distinct rows (grouping)', 'items: scores, errors, gradients', 'users: gradients + Adam',
-             'items: Adam')
+    names = ('gathering the batch', 'distinct rows (grouping)', 'items: scores, errors, gradients, Adam',
+             'users: gradients + Adam')
     print(f"inside mf_step, the unprofiled epoch (timed in the kernel):\n")
-    print("part                              s     share of the epoch")
-    for nm, t in zip(names, parts): print(f"{nm:<30} {t:>7.2f}  {t/plain:>6.0%}")
-    print(f"{'rest (loader, Python, flush)':<30} {plain - sum(parts):>7.2f}  {(plain - sum(parts))/plain:>6.0%}")
+    print("part                                      s     share of the epoch")
+    for nm, t in zip(names, parts): print(f"{nm:<38} {t:>7.2f}  {t/plain:>6.0%}")
+    print(f"{'rest (loader, Python, flush)':<38} {plain - sum(parts):>7.2f}  {(plain - sum(parts))/plain:>6.0%}")
 
 if __name__ == '__main__': main()
