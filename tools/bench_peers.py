@@ -147,17 +147,17 @@ PLAN = [
     ('collab_book Learner path', 'learner', 'defaults (bs 4096)', 'defaults', [{}], True),
     ('collab_book BPMF', 'bpmf', 'plain, rank 10', 'plain', [dict(n_samples=n, burn_in=b) for n, b in
                                                             ((10, 5), (25, 10), (50, 20), (100, 30), (200, 50))], True),
-    ('collab_book BPMF', 'bpmf', 'defaults (implicit, flipped, time)', 'full',
-     [dict(n_samples=n, burn_in=b) for n, b in ((10, 5), (25, 10), (50, 20), (100, 30), (200, 50), (500, 50))], True),
-    ('collab_book BPMF', 'bpmf', '+ demographics and genres', 'side',
-     [dict(n_samples=n, burn_in=b) for n, b in ((10, 5), (25, 10), (50, 20), (100, 30), (200, 50), (500, 50))], True),
+    ('collab_book BPMF', 'bpmf', 'defaults (implicit, flipped, time)', 'full', [dict(n_samples=n, burn_in=b) for n, b in
+                                        ((10, 5), (25, 10), (30, 10), (35, 10), (50, 20), (100, 30), (200, 50), (500, 50))], True),
+    ('collab_book BPMF', 'bpmf', '+ demographics and genres', 'side', [dict(n_samples=n, burn_in=b) for n, b in
+                                        ((10, 5), (25, 10), (30, 10), (35, 10), (50, 20), (100, 30), (200, 50), (500, 50))], True),
     ('fastai `collab_learner`', 'fastai', 'chapter (bs 64)', 'defaults', [{}], True),
     ('fastai `collab_learner`', 'fastai', 'chapter at bs 1024', 'tuned', [{}], True),
     ('Surprise', 'surprise', 'SVD defaults', 'svd', [dict(n_epochs=e) for e in (1, 2, 5, 10, 20)], False),
     ('Surprise', 'surprise', 'SVD, 50 factors', 'svd_tuned', [dict(n_epochs=e) for e in (5, 10, 20, 40)], False),
     ('Surprise', 'surprise', 'SVD++ defaults', 'svdpp', [dict(n_epochs=e) for e in (1, 2, 5, 10, 20)], False),
     ('myFM', 'myfm', 'MF, rank 10', 'plain', [dict(n_iter=n) for n in (10, 25, 50, 100, 200)], True),
-    ('myFM', 'myfm', 'timeSVD++ flipped, rank 10', 'timeSVD++ flipped', [dict(n_iter=n) for n in (25, 50, 100, 200)], True),
+    ('myFM', 'myfm', 'timeSVD++ flipped, rank 10', 'timeSVD++ flipped', [dict(n_iter=n) for n in (20, 25, 30, 50, 100, 200)], True),
     ('Spark ALS', 'spark', 'defaults (rank 10)', 'defaults', [dict(epochs=e) for e in (1, 2, 5, 10)], True),
     ('Spark ALS', 'spark', 'biases first, rank 50', 'tuned', [dict(epochs=e) for e in (2, 5, 15)], True),
     ('LensKit', 'lenskit', 'biased MF (ALS) defaults', 'defaults', [dict(epochs=e) for e in (1, 2, 5, 10, 20)], True),
