@@ -139,6 +139,9 @@ def job_spark(setting, threads, epochs):
 JOBS = dict(fit=job_fit, fastai=job_fastai, learner=job_learner, bpmf=job_bpmf, surprise=job_surprise, myfm=job_myfm,
             spark=job_spark, lenskit=job_lenskit)
 
+# the sampler's budgets (kept samples, burn-in sweeps): runs on either side of one second, as myFM's below
+SWEEPS = [dict(n_samples=n, burn_in=b) for n, b in ((10, 5), (25, 10), (30, 10), (35, 10), (50, 20), (100, 30), (200, 50),
+                                                   (500, 50))]
 # system, job, setting label, job setting, budgets (keyword sets, one run each), does it use more than one thread
 PLAN = [
     ('collab_book `fit`', 'fit', 'defaults (bs 4096)', 'dense', [{}], True),
@@ -147,10 +150,8 @@ PLAN = [
     ('collab_book Learner path', 'learner', 'defaults (bs 4096)', 'defaults', [{}], True),
     ('collab_book BPMF', 'bpmf', 'plain, rank 10', 'plain', [dict(n_samples=n, burn_in=b) for n, b in
                                                             ((10, 5), (25, 10), (50, 20), (100, 30), (200, 50))], True),
-    ('collab_book BPMF', 'bpmf', 'defaults (implicit, flipped, time)', 'full', [dict(n_samples=n, burn_in=b) for n, b in
-                                        ((10, 5), (25, 10), (30, 10), (35, 10), (50, 20), (100, 30), (200, 50), (500, 50))], True),
-    ('collab_book BPMF', 'bpmf', '+ demographics and genres', 'side', [dict(n_samples=n, burn_in=b) for n, b in
-                                        ((10, 5), (25, 10), (30, 10), (35, 10), (50, 20), (100, 30), (200, 50), (500, 50))], True),
+    ('collab_book BPMF', 'bpmf', 'defaults (implicit, flipped, time)', 'full', SWEEPS, True),
+    ('collab_book BPMF', 'bpmf', '+ demographics and genres', 'side', SWEEPS, True),
     ('fastai `collab_learner`', 'fastai', 'chapter (bs 64)', 'defaults', [{}], True),
     ('fastai `collab_learner`', 'fastai', 'chapter at bs 1024', 'tuned', [{}], True),
     ('Surprise', 'surprise', 'SVD defaults', 'svd', [dict(n_epochs=e) for e in (1, 2, 5, 10, 20)], False),
