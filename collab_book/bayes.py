@@ -80,14 +80,21 @@ def rating_pattern(rows:torch.Tensor, # which row of this side each rating belon
                    n:int, m:int, # rows on this side and on the other
                   ) -> dict:
     "Who rated what, built once for `sample_factor_rows`: the (n, m) counts as a sparse row-major (CSR) matrix."
+    rows,cols = torch.as_tensor(rows),torch.as_tensor(cols)
+    if rows.ndim != 1 or rows.shape != cols.shape:
+        raise ValueError(f"rating_pattern: rows and cols must be 1-d and of one length, not {tuple(rows.shape)} and "
+                         f"{tuple(cols.shape)}")
+    if len(rows) and not (0 <= rows.min() and rows.max() < n and 0 <= cols.min() and cols.max() < m):
+        raise ValueError(f"rating_pattern: an index is outside the {n} rows or the {m} columns")
     order = torch.argsort(rows*m + cols, stable=True)  # the ratings row by row
     crow = torch.zeros(n + 1, dtype=torch.long); crow[1:] = torch.bincount(rows, minlength=n).cumsum(0)
     return dict(crow=crow, col=cols[order], order=order, shape=(n, m))
 
-def _csr(pattern, values):
+def _csr(x, values=None):
+    "A sparse CSR tensor: of the dense `x`, or of the pattern `x` with `values` in its order."
     with warnings.catch_warnings():  # torch calls its sparse CSR tensors beta
         warnings.simplefilter('ignore')
-        return torch.sparse_csr_tensor(pattern['crow'], pattern['col'], values, pattern['shape'])
+        return x.to_sparse_csr() if values is None else torch.sparse_csr_tensor(x['crow'], x['col'], values, x['shape'])
 
 def sample_factor_rows(pattern:dict, # from `rating_pattern`
                        resid:torch.Tensor, # each rating minus everything but the dot product
@@ -98,8 +105,9 @@ def sample_factor_rows(pattern:dict, # from `rating_pattern`
                        gen:torch.Generator, draw:bool=True) -> torch.Tensor:
     "All rows of one side given the other: P = Λ + α Σ q qᵀ, b = Λ m + α Σ e q, one Gaussian per row."
     (n,k),m = prior_mean.shape,other.shape[0]
-    if pattern['shape'] != (n, m): raise ValueError(f"sample_factor_rows: the pattern is {pattern['shape']}, the "
-                                                    f"factors are ({n}, {m})")
+    if pattern['shape'] != (n, m) or len(resid) != len(pattern['order']):
+        raise ValueError(f"sample_factor_rows: the pattern is {pattern['shape']} with {len(pattern['order'])} ratings, "
+                         f"the factors ({n}, {m}) with {len(resid)} residuals")
     P = _csr(pattern, torch.ones(len(resid), dtype=DT)) @ (other[:,:,None]*other[:,None,:]).reshape(m, k*k)
     b = prior_mean @ Lam + _csr(pattern, alpha*resid[pattern['order']]) @ other
     return draw_rows(alpha*P.reshape(n, k, k) + Lam, b, gen, draw)
@@ -133,21 +141,17 @@ def sample_bias_group(idx:torch.Tensor, # which bias each rating uses
     return mean + torch.randn(size, generator=gen, dtype=DT)/prec.sqrt() if draw else mean
 
 # %% ../nbs/14_bayes.ipynb #b70c32f1
-def _sparse(X):
-    with warnings.catch_warnings():  # torch calls its sparse CSR tensors beta
-        warnings.simplefilter('ignore')
-        return X.to_sparse_csr()
-
 def link_basis(X:torch.Tensor, # (n_rows, n_features) side features
               ) -> dict:
     "X's thin SVD, computed once for `sample_link`: its squared singular values, and XQ = Us diag(s) as a product L W."
     X = torch.as_tensor(X, dtype=DT)
+    if X.ndim != 2: raise ValueError(f"link_basis: X must be (rows, features), not shape {tuple(X.shape)}")
     n,F = X.shape
     if n <= F:  # X Xᵀ = Us S² Usᵀ: XQ itself, n x n
         d,Us = torch.linalg.eigh(X @ X.T); d = d.clamp_min(0)
         return dict(L=None, W=Us*d.sqrt(), d=d, n_null=F - n)
     d,V = torch.linalg.eigh(X.T @ X)  # Xᵀ X = V S² Vᵀ, and XQ = X V: kept as sparse X and V, F x F
-    return dict(L=_sparse(X), Lt=_sparse(X.T.contiguous()), W=V, d=d.clamp_min(0), n_null=0)
+    return dict(L=_csr(X), Lt=_csr(X.T.contiguous()), W=V, d=d.clamp_min(0), n_null=0)
 
 def _xq_t(basis, Z): # XQᵀ Z, with the big matrix on the right of a row-major product (twice as fast)
     if basis['L'] is not None: Z = basis['Lt'] @ Z
