@@ -169,6 +169,9 @@ _CPP = r"""#include <torch/extension.h>
 #include <chrono>
 #include <mutex>
 #include <ATen/CPUGeneratorImpl.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 // One Adam step on a row of k weights `p` with moments m (k) and v (k, right after m), gradient g, after decay f.
 static inline void adam_row(float* p, float* m, const float* g, int64_t k, float f,
@@ -231,16 +234,25 @@ void decay(torch::Tensor p, torch::Tensor last, double L) {
 
 // The distinct rows of idx (B) in ascending order, and each one's positions in idx, in the batch's order (CSR: off,
 // occ). Ascending rows turn the updates below into a forward sweep through each table, which the memory system
-// streams far better than rows in random order. `at` counts each row's ratings, then serves as its fill cursor.
-struct Groups { std::vector<int32_t> at; std::vector<int64_t> rows, off, occ; };
+// streams far better than rows in random order. `at` counts each row's ratings, then serves as its fill cursor; `seen`
+// has a bit per row, so the rows are found a 64-bit word at a time instead of by a scan of all n counts.
+struct Groups { std::vector<int32_t> at; std::vector<uint64_t> seen; std::vector<int64_t> rows, off, occ; };
 static void group(Groups& G, const int64_t* idx, int64_t B, int64_t n) {
-  if ((int64_t)G.at.size() < n) G.at.assign(n, 0);  // zero outside a step
-  int32_t* at = G.at.data();
-  for (int64_t j = 0; j < B; j++) at[idx[j]]++;
+  const int64_t nw = (n + 63)/64;
+  if ((int64_t)G.at.size() < n) G.at.assign(n, 0);  // both zero outside a step
+  if ((int64_t)G.seen.size() < nw) G.seen.assign(nw, 0);
+  int32_t* at = G.at.data(); uint64_t* seen = G.seen.data();
+  for (int64_t j = 0; j < B; j++) { const int64_t r = idx[j]; at[r]++; seen[r >> 6] |= (uint64_t)1 << (r & 63); }
   G.rows.clear(); G.off.clear();
   int32_t s = 0;
-  for (int64_t r = 0; r < n; r++)  // a scan of the counts: cheap next to the rows it orders
-    if (at[r]) { G.rows.push_back(r); G.off.push_back(s); s += at[r]; at[r] = s - at[r]; }
+  for (int64_t w = 0; w < nw; w++) {
+    if (!seen[w]) continue;
+    for (uint64_t bits = seen[w]; bits; bits &= bits - 1) {  // its set bits, lowest first
+      const int64_t r = w*64 + __builtin_ctzll(bits);
+      G.rows.push_back(r); G.off.push_back(s); s += at[r]; at[r] = s - at[r];
+    }
+    seen[w] = 0;
+  }
   G.off.push_back(B); G.occ.resize(B);
   for (int64_t j = 0; j < B; j++) G.occ[at[idx[j]]++] = j;
   for (auto r : G.rows) at[r] = 0;
@@ -395,6 +407,27 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
   return sse;
 }
 
+// Ask Linux to back the tensor's memory with 2 MB pages (transparent huge pages): the steps touch rows scattered over
+// tables of tens of megabytes, and with 4 KB pages nearly every row also misses the address-translation cache. Only
+// the whole 2 MB pages inside the tensor; pages touched from now on, and with `collapse` also those already in use
+// (MADV_COLLAPSE, Linux 6.1 on). Best effort: returns the bytes advised, 0 where none were (a tensor under 2 MB,
+// another system, huge pages switched off); the values are never changed.
+int64_t huge_pages(torch::Tensor t, bool collapse) {
+  TORCH_CHECK(t.is_contiguous() && t.device().is_cpu(), "huge_pages: the tensor must be contiguous and on the CPU");
+#ifdef __linux__
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+  const uintptr_t H = (uintptr_t)1 << 21, a = (uintptr_t)t.data_ptr(), e = a + t.numel()*t.element_size();
+  const uintptr_t s = (a + H - 1) & ~(H - 1), f = e & ~(H - 1);
+  if (f <= s || madvise((void*)s, f - s, MADV_HUGEPAGE) != 0) return 0;
+  if (collapse) madvise((void*)s, f - s, MADV_COLLAPSE);  // may fail (memory too fragmented): the advice stays
+  return (int64_t)(f - s);
+#else
+  return 0;
+#endif
+}
+
 // torch.randperm(n, dtype=int32) on the default generator, the same numbers from the same draws (its Fisher-Yates
 // loop: swap i with i + random() % (n - i)), but each swap's far element is fetched 64 swaps ahead: the draws do not
 // depend on the array, so the cache misses overlap instead of following each other.
@@ -426,7 +459,7 @@ _PORTABLE = ['-O3', '-fno-math-errno', '-ffp-contract=off', '-fopenmp']  # OpenM
 _NATIVE = [*_PORTABLE, '-march=native']
 
 def row_adam_kernel():
-    "The compiled kernels (`row_adam`, `mf_step`, `mf_times`, `decay`, `randperm`; built once, cached), or `None`."
+    "The compiled kernels (`row_adam`, `mf_step`, `mf_times`, `decay`, `randperm`, `huge_pages`; built once, cached), or `None`."
     global _kernel
     if _kernel is None:
         err = None
@@ -435,7 +468,7 @@ def row_adam_kernel():
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
                     _kernel = load_inline('collab_book_row_adam', cpp_sources=_CPP, extra_cflags=flags,
-                                          functions=['row_adam', 'mf_step', 'mf_times', 'decay', 'randperm'],
+                                          functions=['row_adam', 'mf_step', 'mf_times', 'decay', 'randperm', 'huge_pages'],
                                           extra_ldflags=['-fopenmp'])
                 break
             except Exception as e: err = e
@@ -445,11 +478,14 @@ def row_adam_kernel():
     return _kernel or None
 
 # %% ../nbs/13_train.ipynb #37636b38
-def _row_state(p, st):
-    "The lazy update's state of weights `p`: both moments, the log decay `L` so far, and the decay each row has had."
+def _row_state(p, st, kern=None):
+    """The lazy update's state of weights `p`: both moments, the log decay `L` so far, and the decay each row has had.
+    With the compiled `kern`, the moments get huge pages (advised before they are first written)."""
     if 'last' not in st:
         n = p.shape[0]
-        st.update(mv=p.new_zeros(n, 2, *p.shape[1:]), L=0., last=p.new_zeros(n, dtype=torch.float64),
+        mv = p.new_empty(n, 2, *p.shape[1:])
+        if kern: kern.huge_pages(mv, False)
+        st.update(mv=mv.zero_(), L=0., last=p.new_zeros(n, dtype=torch.float64),
                   mask=p.new_zeros(n, dtype=torch.bool), pos=p.new_zeros(n, dtype=torch.int64))
     return st
 
@@ -500,7 +536,8 @@ def _mf_step(model, opt, dl, l2=0.):
     if dl.x.device.type != 'cpu' or dl.x.dtype not in (torch.int32, torch.int64) or dl.y.dtype != torch.float32:
         return None
     x,y = dl.x.contiguous(),dl.y.contiguous()
-    sts = [_row_state(p, opt.state[p]) for p in ps]
+    sts = [_row_state(p, opt.state[p], kern) for p in ps]
+    for p in ps: kern.huge_pages(p.data, True)  # the weights are in use already: their pages are merged
     squash,(lo,hi) = model.y_range is not None,(model.y_range or (0., 0.))
     @torch.no_grad()
     def step(b):
