@@ -458,8 +458,9 @@ _kernel = None
 _PORTABLE = ['-O3', '-fno-math-errno', '-ffp-contract=off', '-fopenmp']  # OpenMP: `at::parallel_for` runs threads
 _NATIVE = [*_PORTABLE, '-march=native']
 
+_KERNELS = ('row_adam', 'mf_step', 'mf_times', 'decay', 'randperm', 'huge_pages')
 def row_adam_kernel():
-    "The compiled kernels (`row_adam`, `mf_step`, `mf_times`, `decay`, `randperm`, `huge_pages`; built once, cached), or `None`."
+    "The compiled kernels (`_KERNELS`: `row_adam`, `mf_step` and the rest; built once, cached), or `None`."
     global _kernel
     if _kernel is None:
         err = None
@@ -468,7 +469,7 @@ def row_adam_kernel():
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
                     _kernel = load_inline('collab_book_row_adam', cpp_sources=_CPP, extra_cflags=flags,
-                                          functions=['row_adam', 'mf_step', 'mf_times', 'decay', 'randperm', 'huge_pages'],
+                                          functions=[*_KERNELS],
                                           extra_ldflags=['-fopenmp'])
                 break
             except Exception as e: err = e
