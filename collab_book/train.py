@@ -481,11 +481,12 @@ def row_adam_kernel():
 # %% ../nbs/13_train.ipynb #37636b38
 def _row_state(p, st, kern=None):
     """The lazy update's state of weights `p`: both moments, the log decay `L` so far, and the decay each row has had.
-    With the compiled `kern`, the moments get huge pages (advised before they are first written)."""
+    With the compiled `kern` (weights on the CPU), the moments and the weights get huge pages: the moments advised
+    before they are first written, the weights, in use already, merged."""
     if 'last' not in st:
         n = p.shape[0]
         mv = p.new_empty(n, 2, *p.shape[1:])
-        if kern: kern.huge_pages(mv, False)
+        if kern and p.device.type == 'cpu' and p.is_contiguous(): kern.huge_pages(mv, False); kern.huge_pages(p.data, True)
         st.update(mv=mv.zero_(), L=0., last=p.new_zeros(n, dtype=torch.float64),
                   mask=p.new_zeros(n, dtype=torch.bool), pos=p.new_zeros(n, dtype=torch.int64))
     return st
@@ -493,7 +494,8 @@ def _row_state(p, st, kern=None):
 @patch
 def _rows(self:RowAdam, p, st, g):
     "Lazy update of the rows in the batch, with the weight decay they missed since they were last touched."
-    _row_state(p, st)
+    kern = row_adam_kernel() if self.fused and p.ndim == 2 and p.device.type == 'cpu' else None  # a CPU kernel
+    _row_state(p, st, kern)
     idx,val = p.grad._indices()[0],p.grad._values()
     mask,pos = st['mask'],st['pos']
     mask[idx] = True; rows = mask.nonzero().squeeze(1); mask[rows] = False  # unique rows, O(batch)
@@ -501,7 +503,6 @@ def _rows(self:RowAdam, p, st, g):
     gr = val.new_zeros(len(rows), *val.shape[1:]).index_add_(0, pos[idx], val)
     lr,(b1,b2) = g['lr'],g['betas']
     st['L'] += math.log1p(-lr*g['wd'])
-    kern = row_adam_kernel() if self.fused and p.ndim == 2 and p.device.type == 'cpu' else None  # a CPU kernel
     if kern: return kern.row_adam(p.data, st['mv'], st['last'], rows, gr.contiguous(), st['L'],
                                   lr, b1, b2, g['eps'], st['t'])
     f = torch.exp(st['L'] - st['last'].index_select(0, rows)).float().view(-1, *[1]*(p.ndim-1))
@@ -538,7 +539,6 @@ def _mf_step(model, opt, dl, l2=0.):
         return None
     x,y = dl.x.contiguous(),dl.y.contiguous()
     sts = [_row_state(p, opt.state[p], kern) for p in ps]
-    for p in ps: kern.huge_pages(p.data, True)  # the weights are in use already: their pages are merged
     squash,(lo,hi) = model.y_range is not None,(model.y_range or (0., 0.))
     @torch.no_grad()
     def step(b):
