@@ -486,7 +486,8 @@ def _row_state(p, st, kern=None):
     if 'last' not in st:
         n = p.shape[0]
         mv = p.new_empty(n, 2, *p.shape[1:])
-        if kern and p.device.type == 'cpu' and p.is_contiguous(): kern.huge_pages(mv, False); kern.huge_pages(p.data, True)
+        if kern and p.device.type == 'cpu' and p.is_contiguous():
+            kern.huge_pages(mv, False); kern.huge_pages(p.data, True)
         st.update(mv=mv.zero_(), L=0., last=p.new_zeros(n, dtype=torch.float64),
                   mask=p.new_zeros(n, dtype=torch.bool), pos=p.new_zeros(n, dtype=torch.int64))
     return st
