@@ -134,10 +134,10 @@ def main():
     def step(name, threads=T, **kw):
         r = run_job(name, threads, **kw); r['threads'] = threads
         print(f"  {name} {kw}, {threads} thread(s): done, load {loadavg():.2f}", flush=True); return r
-    # ML-100K at a.small_threads: batches of 64 gain nothing from a second thread, and on a shared machine lose a lot
     # on a shared machine the copy bandwidth moves with the neighbours' load: probe before, between and after the
     # training runs and keep the highest (the strictest limit); every probe is in results.json
     probes = [step('bandwidth')]
+    # ML-100K at a.small_threads: batches of 64 gain nothing from a second thread, and on a shared machine lose a lot
     res['fast'] = [step('fast', a.small_threads, seed=s, epochs=5, bs=4096) for s in seeds]
     res['fastai'] = [] if a.quick else [step('fastai', a.small_threads, seed=s, epochs=5) for s in seeds]
     sizes = (100_000,) if a.quick else (100_000, 1_000_000, 10_000_000, 25_000_000)
