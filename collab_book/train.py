@@ -235,9 +235,10 @@ void decay(torch::Tensor p, torch::Tensor last, double L) {
 // The distinct rows of idx (B) in ascending order, and each one's positions in idx, in the batch's order (CSR: off,
 // occ). Ascending rows turn the updates below into a forward sweep through each table, which the memory system
 // streams far better than rows in random order. `at` counts each row's ratings, then serves as its fill cursor; `seen`
-// has a bit per row, so the rows are found a 64-bit word at a time instead of by a scan of all n counts.
+// has a bit per row, so the rows are found a 64-bit word at a time instead of by a scan of all n counts. Where `inv`
+// is given, each rating's place in the grouped order goes there (occ's inverse).
 struct Groups { std::vector<int32_t> at; std::vector<uint64_t> seen; std::vector<int64_t> rows, off, occ; };
-static void group(Groups& G, const int64_t* idx, int64_t B, int64_t n) {
+static void group(Groups& G, const int64_t* idx, int64_t B, int64_t n, int32_t* inv) {
   const int64_t nw = (n + 63)/64;
   if ((int64_t)G.at.size() < n) G.at.assign(n, 0);  // both zero outside a step
   if ((int64_t)G.seen.size() < nw) G.seen.assign(nw, 0);
@@ -254,13 +255,32 @@ static void group(Groups& G, const int64_t* idx, int64_t B, int64_t n) {
     seen[w] = 0;
   }
   G.off.push_back(B); G.occ.resize(B);
-  for (int64_t j = 0; j < B; j++) G.occ[at[idx[j]]++] = j;
+  if (inv) for (int64_t j = 0; j < B; j++) { const int32_t o = at[idx[j]]++; G.occ[o] = j; inv[j] = o; }
+  else for (int64_t j = 0; j < B; j++) G.occ[at[idx[j]]++] = j;
   for (auto r : G.rows) at[r] = 0;
 }
 
-// Seconds spent in each part of `mf_step` since the last reset: gathering the batch, grouping the rows, the item
-// sweep (scores, errors, item gradients and Adam), the user sweep (gradients and Adam); a few clock reads per step,
-// for profiles.
+// f(a, b) on the grouped rows [0, nr) cut into one contiguous range per thread, of about equal work: a row's ratings
+// (off, the CSR offsets) plus w for the row itself (its update). at::parallel_for would cut equal numbers of rows,
+// and one thread would get the popular items and wait for the other.
+template <typename F>
+static void balanced_for(const std::vector<int64_t>& off, int64_t nr, double w, const F& f) {
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), nr));
+  const double total = off[nr] + w*nr;
+  std::vector<int64_t> cut(nt + 1, nr); cut[0] = 0;
+  for (int64_t h = 1; h < nt; h++) {  // the first row where the work so far reaches h/nt of the total
+    const double target = total*h/nt; int64_t lo = cut[h-1], hi = nr;
+    while (lo < hi) { const int64_t mid = (lo + hi)/2; if (off[mid] + w*mid < target) lo = mid + 1; else hi = mid; }
+    cut[h] = lo;
+  }
+  at::parallel_for(0, nt, 1, [&](int64_t a, int64_t b) {
+    for (int64_t h = a; h < b; h++) if (cut[h] < cut[h+1]) f(cut[h], cut[h+1]);
+  });
+}
+
+// Seconds spent in each part of `mf_step` since the last reset: gathering the batch, grouping the rows (and laying the
+// ratings out in the items' order), the item sweep (scores, errors, item gradients and Adam, the loss), the user sweep
+// (gradients and Adam); a few clock reads per step, for profiles.
 static double T[4] = {0, 0, 0, 0};
 static double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -296,14 +316,18 @@ static void gather_at(torch::Tensor x, const float* Y, const P* pos, int64_t B, 
 // W: user factors (n,k), user biases (n,1), item factors (m,k), item biases (m,1); MV, LAST: their Adam moments and
 // the decay each row has had. Two sweeps: over the batch's items (each rating's score and error, from the user rows
 // as they were; then each item row's gradient and update), and over its users (their gradients, from a copy of the
-// item rows as they were, and their update). Every row belongs to one thread and sums its ratings in the
-// batch's order, so the result does not depend on the number of threads. Returns the batch's summed loss.
+// item rows as they were, and their update). Each sweep reads what it needs per rating in its own order, one array
+// after another: the ratings' users and values are laid out in the items' order before the item sweep, which writes
+// each rating's gradient and item copy straight into the users' order. Every row belongs to one thread and sums its
+// ratings in the batch's order, and the loss is summed in fixed blocks, so the result does not depend on the number
+// of threads. Returns the batch's summed loss.
 // Its scratch buffers are static and reused, but nothing in them outlives a call, and each call holds Python's
 // GIL (`load_inline` does not release it), so trainings in several Python threads take turns, step by step.
 double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std::vector<torch::Tensor> LAST,
                torch::Tensor x, torch::Tensor y, torch::Tensor pos, bool squash, double lo, double hi, double l2,
                double L, double lr, double b1, double b2, double eps, int64_t t) {
   const int64_t B = pos.size(0), N = x.size(0), k = W[0].size(1), n = W[0].size(0), m = W[2].size(0), k1 = k + 1;
+  TORCH_CHECK(std::max({B, n, m}) < ((int64_t)1 << 31), "mf_step: batches, users and items under 2**31 each");
   for (auto& w : W)
     TORCH_CHECK(w.is_contiguous() && w.scalar_type() == torch::kFloat, "mf_step: weights must be contiguous float32");
   TORCH_CHECK(x.is_contiguous() && y.is_contiguous() && pos.is_contiguous() && y.size(0) == N &&
@@ -324,18 +348,27 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
     TORCH_CHECK_INDEX(UI[j] >= 0 && UI[j] < n && II[j] >= 0 && II[j] < m, "a rating of user index ", UI[j],
                       " and item index ", II[j], " is outside the model's ", n, " users and ", m, " items");
   static Groups GU, GI;
+  // in the items' order o: each rating's user su, value sy, place in the users' order pu (through inv: j's place)
+  static std::vector<int32_t> inv, su, pu, qat; static std::vector<float> sy, g, se, qs;
+  inv.resize(B); su.resize(B); pu.resize(B); qat.resize(B); sy.resize(B); g.resize(B); se.resize(B);
   at::parallel_for(0, 2, 1, [&](int64_t a, int64_t b) {  // the two sides at once
-    for (int64_t h = a; h < b; h++) { if (h == 0) group(GU, UI, B, n); else group(GI, II, B, m); }
+    for (int64_t h = a; h < b; h++) { if (h == 0) group(GU, UI, B, n, inv.data()); else group(GI, II, B, m, nullptr); }
   });
-  const int64_t nu = GU.rows.size(), ni = GI.rows.size(), D = 8, R = 4;  // prefetch D ratings, R rows ahead
+  at::parallel_for(0, B, 8192, [&](int64_t a, int64_t b) {
+    for (int64_t o = a; o < b; o++) {
+      const int64_t j = GI.occ[o]; su[o] = (int32_t)UI[j]; sy[o] = Y[j]; pu[o] = inv[j];
+    }
+  });
+  const int64_t nu = GU.rows.size(), ni = GI.rows.size(), D = 12, R = 4;  // prefetch D ratings, R rows ahead
   t1 = now(); T[1] += t1 - t0; t0 = t1;
-  static std::vector<float> g, se, qs; static std::vector<int32_t> qat;
-  g.resize(B); se.resize(B); qs.resize(ni*k1); qat.resize(B);
+  qs.resize(ni*k1);
   const float lo_ = lo, span = hi - lo, twoB = 2.0f/B, pen = 2*l2/B;
   const float step = lr/(1-std::pow(b1,(double)t)), ic2 = 1/(1-std::pow(b2,(double)t));
-  // 1. items: each rating's score, error and gradient g (by its score), then each item row's gradient and update.
-  // The row as it was (factors, bias) is kept in qs, and each rating's place there in qat, for the users' gradients.
-  at::parallel_for(0, ni, 64, [&](int64_t a, int64_t b) {
+  // 1. items: each rating's score, error (squared in se, items' order) and gradient g (by its score), then each item
+  // row's gradient and update. The row as it was (factors, bias) is kept in qs; each rating's g and its item's place
+  // in qs (qat) go to the rating's place in the users' order, for the users' gradients. A row costs about as much
+  // as five ratings.
+  balanced_for(GI.off, ni, 5, [&](int64_t a, int64_t b) {
     std::vector<float> gg(k1);
     for (int64_t r = a; r < b; r++) {
       const int64_t row = GI.rows[r], end = GI.off[r+1];
@@ -349,18 +382,19 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
       const float bi = qo[k] = BI[row];
       for (int64_t c = 0; c < k1; c++) gg[c] = 0;
       for (int64_t o = GI.off[r]; o < end; o++) {
-        if (o + D < B) { const int64_t u2 = UI[GI.occ[o+D]]; prefetch(U + u2*k, k); __builtin_prefetch(BU + u2); }
-        const int64_t j = GI.occ[o], us = UI[j]; const float* p = U + us*k;
+        if (o + D < B) { const int64_t u2 = su[o+D]; prefetch(U + u2*k, k); __builtin_prefetch(BU + u2); }
+        const int64_t us = su[o]; const float* p = U + us*k;
         const float s = dot(p, q, k) + BU[us] + bi;
         float pred = s, d = 1;
         if (squash) { const float sg = 1/(1 + std::exp(-s)); pred = sg*span + lo_; d = span*sg*(1 - sg); }
-        const float e = pred - Y[j], gj = twoB*e*d;
-        se[j] = e*e; g[j] = gj; qat[j] = (int32_t)r;
+        const float e = pred - sy[o], gj = twoB*e*d;
+        float sq_e = e*e;
         if (l2 != 0) {  // the row penalty's share of the loss
           float sq = BU[us]*BU[us] + bi*bi;
           for (int64_t c = 0; c < k; c++) sq += p[c]*p[c] + q[c]*q[c];
-          se[j] += l2*sq;
+          sq_e += l2*sq;
         }
+        se[o] = sq_e; g[pu[o]] = gj; qat[pu[o]] = (int32_t)r;
         for (int64_t c = 0; c < k; c++) gg[c] += gj*p[c];
         gg[k] += gj;
       }
@@ -373,11 +407,20 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
       adam_row(BI + row, MBI + row*2, gg.data() + k, 1, std::exp(L - LBI[row]), b1, b2, step, ic2, eps); LBI[row] = L;
     }
   });
+  const int64_t SB = 8192, nb = (B + SB - 1)/SB;  // the loss: blocks of SB ratings, their sums added in order
+  std::vector<double> part(nb);
+  at::parallel_for(0, nb, 1, [&](int64_t a, int64_t b) {
+    for (int64_t h = a; h < b; h++) {
+      double s = 0;
+      for (int64_t o = h*SB; o < std::min(B, (h + 1)*SB); o++) s += se[o];
+      part[h] = s;
+    }
+  });
   double sse = 0;
-  for (int64_t j = 0; j < B; j++) sse += se[j];
+  for (auto s : part) sse += s;
   t1 = now(); T[2] += t1 - t0; t0 = t1;
   // 2. users: gradients from the item rows as they were (qs), then Adam on each user row and bias
-  at::parallel_for(0, nu, 64, [&](int64_t a, int64_t b) {
+  balanced_for(GU.off, nu, 1, [&](int64_t a, int64_t b) {
     std::vector<float> gg(k1);
     for (int64_t r = a; r < b; r++) {
       const int64_t row = GU.rows[r], end = GU.off[r+1];
@@ -389,8 +432,8 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
       float* p = U + row*k;
       for (int64_t c = 0; c < k1; c++) gg[c] = 0;
       for (int64_t o = GU.off[r]; o < end; o++) {
-        if (o + D < B) prefetch(qs.data() + (int64_t)qat[GU.occ[o+D]]*k1, k1);
-        const int64_t j = GU.occ[o]; const float gj = g[j]; const float* q = qs.data() + (int64_t)qat[j]*k1;
+        if (o + D < B) prefetch(qs.data() + (int64_t)qat[o+D]*k1, k1);
+        const float gj = g[o]; const float* q = qs.data() + (int64_t)qat[o]*k1;
         for (int64_t c = 0; c < k; c++) gg[c] += gj*q[c];
         gg[k] += gj;
       }
