@@ -478,6 +478,7 @@ torch::Tensor randperm(int64_t n) {
   // from 2**32 / 20 on, torch draws its permutation with another loop
   TORCH_CHECK(n >= 1 && n < 4294967295 / 20, "randperm: n must be in [1, 2**32 / 20), not ", n);
   auto r = torch::empty({n}, torch::kInt32);
+  huge_pages(r, false);  // before its first write: the swaps land all over it
   int32_t* d = r.data_ptr<int32_t>();
   at::parallel_for(0, n, 1 << 16, [&](int64_t a, int64_t b) { for (int64_t i = a; i < b; i++) d[i] = (int32_t)i; });
   auto gen = at::detail::getDefaultCPUGenerator();
@@ -582,6 +583,7 @@ def _mf_step(model, opt, dl, l2=0.):
     if dl.x.device.type != 'cpu' or dl.x.dtype not in (torch.int32, torch.int64) or dl.y.dtype != torch.float32:
         return None
     x,y = dl.x.contiguous(),dl.y.contiguous()
+    for t in (x, y): kern.huge_pages(t, True)  # each batch is gathered from all over them
     sts = [_row_state(p, opt.state[p], kern) for p in ps]
     squash,(lo,hi) = model.y_range is not None,(model.y_range or (0., 0.))
     @torch.no_grad()
