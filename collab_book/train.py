@@ -352,12 +352,16 @@ double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std:
   static std::vector<int32_t> inv, su, pu, qat; static std::vector<float> sy, g, se, qs;
   inv.resize(B); su.resize(B); pu.resize(B); qat.resize(B); sy.resize(B); g.resize(B); se.resize(B);
   at::parallel_for(0, 2, 1, [&](int64_t a, int64_t b) {  // the two sides at once
-    for (int64_t h = a; h < b; h++) { if (h == 0) group(GU, UI, B, n, inv.data()); else group(GI, II, B, m, nullptr); }
-  });
-  at::parallel_for(0, B, 8192, [&](int64_t a, int64_t b) {
-    for (int64_t o = a; o < b; o++) {
-      const int64_t j = GI.occ[o]; su[o] = (int32_t)UI[j]; sy[o] = Y[j]; pu[o] = inv[j];
+    for (int64_t h = a; h < b; h++) {
+      if (h == 0) group(GU, UI, B, n, inv.data());
+      else {
+        group(GI, II, B, m, nullptr);
+        for (int64_t o = 0; o < B; o++) { const int64_t j = GI.occ[o]; su[o] = (int32_t)UI[j]; sy[o] = Y[j]; }
+      }
     }
+  });
+  at::parallel_for(0, B, 8192, [&](int64_t a, int64_t b) {  // once both sides are grouped
+    for (int64_t o = a; o < b; o++) pu[o] = inv[GI.occ[o]];
   });
   const int64_t nu = GU.rows.size(), ni = GI.rows.size(), D = 12, R = 4;  // prefetch D ratings, R rows ahead
   t1 = now(); T[1] += t1 - t0; t0 = t1;
