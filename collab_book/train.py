@@ -316,11 +316,11 @@ static void gather_at(torch::Tensor x, const float* Y, const P* pos, int64_t B, 
 // W: user factors (n,k), user biases (n,1), item factors (m,k), item biases (m,1); MV, LAST: their Adam moments and
 // the decay each row has had. Two sweeps: over the batch's items (each rating's score and error, from the user rows
 // as they were; then each item row's gradient and update), and over its users (their gradients, from a copy of the
-// item rows as they were, and their update). Each sweep reads what it needs per rating in its own order, one array
-// after another: the ratings' users and values are laid out in the items' order before the item sweep, which writes
-// each rating's gradient and item copy straight into the users' order. Every row belongs to one thread and sums its
-// ratings in the batch's order, and the loss is summed in fixed blocks, so the result does not depend on the number
-// of threads. Returns the batch's summed loss.
+// item rows as they were, and their update). Each sweep reads what it needs per rating front to back, from arrays in
+// its own order: the ratings' users and values are laid out in the items' order before the item sweep, which writes
+// each rating's gradient and its item copy's place straight into the users' order. Every row belongs to one thread
+// and sums its ratings in the batch's order, and the loss is summed in fixed blocks, so the result does not depend on
+// the number of threads. Returns the batch's summed loss.
 // Its scratch buffers are static and reused, but nothing in them outlives a call, and each call holds Python's
 // GIL (`load_inline` does not release it), so trainings in several Python threads take turns, step by step.
 double mf_step(std::vector<torch::Tensor> W, std::vector<torch::Tensor> MV, std::vector<torch::Tensor> LAST,
