@@ -80,11 +80,20 @@ def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
                 n_users=len(planted['user_factors']))
 
 def job_bandwidth():
-    "Memory bandwidth of a large tensor copy (read + write), best of 5."
+    """Memory bandwidth of a large tensor copy (read + write), best of 5; and the rate of a scattered-row copy:
+    `index_select` of ROWS_PICKED rows of 51 floats (a row of 50 factors and its bias) at random positions of a table
+    of ROWS_TABLE rows (read + write), best of 5."""
     import torch
     a = torch.ones(1 << 27); b = torch.empty_like(a)  # 512 MiB each
     best = min(_t(lambda: b.copy_(a)) for _ in range(5))
-    return dict(gb_s=2 * a.numel() * 4 / best / 1e9, bytes=a.numel() * 4)
+    del a, b
+    t = torch.ones(ROWS_TABLE, 51); o = torch.empty(ROWS_PICKED, 51)
+    idx = torch.randint(0, ROWS_TABLE, (ROWS_PICKED,), generator=torch.Generator().manual_seed(0))
+    rbest = min(_t(lambda: torch.index_select(t, 0, idx, out=o)) for _ in range(5))
+    return dict(gb_s=2 * (1 << 27) * 4 / best / 1e9, bytes=(1 << 27) * 4,
+                rows_gb_s=2 * ROWS_PICKED * 51 * 4 / rbest / 1e9, rows_table_bytes=ROWS_TABLE * 51 * 4)
+
+ROWS_TABLE, ROWS_PICKED = 1_250_000, 1_000_000  # a 255 MB table: far larger than the caches, like the lazy path's tables
 
 def _t(f):
     t = time.perf_counter(); f(); return time.perf_counter() - t
@@ -205,6 +214,16 @@ def report(res):
            f"{'met' if big['ratings_per_s'] >= 0.4 * big['limit_ratings_per_s'] else 'missed'}, <= 1.5 GB "
            f"{'met' if big['peak_gb'] <= 1.5 else 'missed'}, RMSE 0.669 +- 0.01 {'met' if abs(big['rmse'] - 0.669) <= 0.01 else 'missed'})."
            if big['n'] >= 25_000_000 else ".")]
+    rows = [b for b in res.get('bandwidth_probes', [bw]) if 'rows_gb_s' in b]
+    if rows:  # the second yardstick: how fast this machine copies scattered rows, which is what the sweeps do
+        rw, each = max(b['rows_gb_s'] for b in rows), ', '.join(f"{b['rows_gb_s']:.1f}" for b in rows)
+        res['rows_gb_s'] = rw; big['rows_limit_ratings_per_s'] = rw * 1e9 / big['bytes_per_rating']
+        L += ['', f"Scattered rows (`index_select` of {ROWS_PICKED:,} rows of 51 floats at random positions of a "
+                  f"{ROWS_TABLE * 51 * 4 / 1e6:.0f} MB table, read + write, best of 5, at each probe: "
+                  f"{each} GB/s): {rw:.1f} GB/s, {rw / bw['gb_s']:.0%} of the copy's. "
+                  f"At that rate the {big['n']:,}-rating epoch's {big['bytes_per_rating']:,.0f} bytes per rating would take "
+                  f"{big['n'] / big['rows_limit_ratings_per_s']:.2f} s; the mean epoch moved them at "
+                  f"{big['ratings_per_s'] / big['rows_limit_ratings_per_s']:.0%} of that rate."]
     return '\n'.join(L)
 
 def check_quick(res):
@@ -229,6 +248,8 @@ def write(res, md, out):
     a0.loglog(n, [r['secs_per_epoch'] for r in sy], 'o-', label='measured')
     a0.loglog(n, [sy[-1]['secs_per_epoch'] * x / n[-1] for x in n], 'k:', label='linear through the largest')
     a0.loglog(n, [x / r['limit_ratings_per_s'] for x, r in zip(n, sy)], 'g--', label='memory-bandwidth limit')
+    if 'rows_gb_s' in res:  # the same bytes at the rate of a scattered-row copy
+        a0.loglog(n, [x * r['bytes_per_rating'] / (res['rows_gb_s'] * 1e9) for x, r in zip(n, sy)], 'm-.', label='scattered-row rate')
     a0.set_xlabel('training ratings'); a0.set_ylabel('seconds per epoch'); a0.legend(); a0.set_title('time per epoch')
     a1.semilogx(n, [r['rmse'] for r in sy], 'o-', label=f'valid RMSE ({sy[0]["epochs"]} epochs)')
     a1.semilogx(n, [r['reachable'] for r in sy], 's--', color='tab:purple', label='reachable (estimate)')
