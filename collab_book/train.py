@@ -565,7 +565,8 @@ def _rows(self:RowAdam, p, st, g):
 @torch.no_grad()
 def flush(self:RowAdam):
     "Apply the weight decay that lazily updated rows have not had yet."
-    kern = row_adam_kernel() if self.fused else None
+    lazy = [p for g in self.param_groups for p in g['params'] if 'last' in self.state[p]]
+    kern = row_adam_kernel() if self.fused and lazy else None  # dense training never needs the kernels built
     for g in self.param_groups:
         for p in g['params']:
             st = self.state[p]
@@ -721,6 +722,7 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
         model = model.to(dev)
         for dl in dls.loaders: dl.to(dev)
     if lazy or any(isinstance(m, nn.Embedding) for m in model.modules()): sparse_grads(model, on=lazy)
+    if lazy and fused and dev.type == 'cpu': row_adam_kernel()  # built (or loaded) before the first epoch's clock
     opt = RowAdam(model.parameters(), lr=lr, wd=wd, lazy=lazy, fused=fused)
     return _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, verbose, progress)
 
