@@ -79,6 +79,8 @@ def job_synth(n, epochs, bs, lr, wd, noise, n_valid):
                 reachable=reachable_rmse(floors['user'], floors['item'], noise, mean_rmse), floor_secs=time.perf_counter() - t0, factor_r2=r2,
                 n_users=len(planted['user_factors']))
 
+ROWS_TABLE, ROWS_PICKED = 1_250_000, 1_000_000  # a 255 MB table: far larger than the caches, like the lazy path's tables
+
 def job_bandwidth():
     """Memory bandwidth of a large tensor copy (read + write), best of 5; and the rate of a scattered-row copy:
     `index_select` of ROWS_PICKED rows of 51 floats (a row of 50 factors and its bias) at random positions of a table
@@ -92,8 +94,6 @@ def job_bandwidth():
     rbest = min(_t(lambda: torch.index_select(t, 0, idx, out=o)) for _ in range(5))
     return dict(gb_s=2 * (1 << 27) * 4 / best / 1e9, bytes=(1 << 27) * 4,
                 rows_gb_s=2 * ROWS_PICKED * 51 * 4 / rbest / 1e9, rows_table_bytes=ROWS_TABLE * 51 * 4)
-
-ROWS_TABLE, ROWS_PICKED = 1_250_000, 1_000_000  # a 255 MB table: far larger than the caches, like the lazy path's tables
 
 def _t(f):
     t = time.perf_counter(); f(); return time.perf_counter() - t
