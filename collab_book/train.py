@@ -63,6 +63,10 @@ class FastDL:
     @property
     def n(self): return len(self.y)
     def __len__(self): return math.ceil(self.n/self.bs)
+    @property
+    def _compiled_shuffle(self):
+        "Whether `positions` shuffles with the compiled `randperm`: 2**20 to 2**32/20 ratings, on the CPU"
+        return self.shuffle and self.x.device.type == 'cpu' and 2**20 <= self.n < 2**32//20
     def positions(self):
         "Each batch's positions in `x` and `y`: slices of a new random permutation if shuffling, else ranges."
         if not self.shuffle:
@@ -71,7 +75,7 @@ class FastDL:
         # int32 positions where they fit: the same permutation as int64, drawn faster. From a million ratings on the
         # CPU, and below 2**32 / 20 (where torch's own loop changes), the compiled copy of torch's shuffle: the same
         # permutation again, its cache misses overlapped
-        k = row_adam_kernel() if self.x.device.type == 'cpu' and 2**20 <= self.n < 2**32//20 else None
+        k = row_adam_kernel() if self._compiled_shuffle else None
         idx = k.randperm(self.n) if k else torch.randperm(self.n, device=self.x.device,
                                                         dtype=torch.int32 if self.n < 2**31 else torch.int64)
         for i in range(0, self.n, self.bs): yield idx[i:i+self.bs]
@@ -722,7 +726,8 @@ def fit(model, # a model class taking (n_users, n_items, **model_kw), or a built
         model = model.to(dev)
         for dl in dls.loaders: dl.to(dev)
     if lazy or any(isinstance(m, nn.Embedding) for m in model.modules()): sparse_grads(model, on=lazy)
-    if lazy and fused and dev.type == 'cpu': row_adam_kernel()  # built (or loaded) before the first epoch's clock
+    if dev.type == 'cpu' and (lazy and fused or dls.train._compiled_shuffle):
+        row_adam_kernel()  # built (or loaded) before the first epoch's clock
     opt = RowAdam(model.parameters(), lr=lr, wd=wd, lazy=lazy, fused=fused)
     return _fit_loop(model, opt, dls, epochs, lr, seed, loss, l2, patience, one_cycle, verbose, progress)
 
