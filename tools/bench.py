@@ -14,6 +14,7 @@ SYNTH = dict(epochs=20, bs=1 << 16, lr=0.02, noise=0.5)  # the synthetic runs' s
 # weight decay per size: less data needs more of it. Chosen by a short search on the validation RMSE of these runs (bench/README.md)
 SYNTH_WD = {100_000: 1.25, 1_000_000: 1.25, 10_000_000: 0.25, 25_000_000: 0.05}
 FLOOR_SAMPLE = 50_000  # validation ratings the floors are scored on
+PROBE_N = 1_000_000  # ratings of the thread probe's one epoch: enough that the step's own work, not threading overhead, decides
 
 
 # ---- jobs, each run in a fresh process -------------------------------------------------------------
@@ -128,33 +129,35 @@ def main():
     probe = {}
     if a.threads is None and not a.quick:  # on a shared machine, two threads can be far slower than one: measure, don't assume
         for t in sorted({1, os.cpu_count()}):
-            probe[t] = run_job('synth', t, n=200_000, **{**SYNTH, 'epochs': 1}, wd=SYNTH_WD[100_000], n_valid=20_000)['secs_per_epoch']
+            probe[t] = run_job('synth', t, n=PROBE_N, **{**SYNTH, 'epochs': 1}, wd=SYNTH_WD[PROBE_N], n_valid=20_000)['secs_per_epoch']
     T = a.threads or (min(probe, key=probe.get) if probe else 1)
-    info = dict(python=platform.python_version(), torch=torch.__version__, cpus=os.cpu_count(), threads=T,
+    info = dict(python=platform.python_version(), torch=torch.__version__, cpus=os.cpu_count(), threads=T, probe_n=PROBE_N,
                 gpu='not run: no GPU was lent to this task' if not torch.cuda.is_available() else torch.cuda.get_device_name(0),
                 load_start=loadavg(), quick=a.quick, thread_probe_secs_per_epoch=probe)
     print(f"collab_book benchmark{' (quick)' if a.quick else ''}: {T} thread(s) of {os.cpu_count()} CPUs, torch {torch.__version__}; "
           f"GPU: {info['gpu']}")
     print(f"load average at start: {info['load_start']:.2f}", flush=True)
-    if probe: print(f"thread probe (s/epoch of 200K synthetic ratings): {probe}; using {T}", flush=True)
+    if probe: print(f"thread probe (s/epoch of {PROBE_N:,} synthetic ratings): {probe}; using {T}", flush=True)
     t_all = time.perf_counter()
     res = dict(info=info)
     seeds = SEEDS[:1] if a.quick else SEEDS
     def step(name, threads=T, **kw):
         r = run_job(name, threads, **kw); r['threads'] = threads
         print(f"  {name} {kw}, {threads} thread(s): done, load {loadavg():.2f}", flush=True); return r
-    # on a shared machine the copy bandwidth moves with the neighbours' load: probe before, between and after the
-    # training runs and keep the highest (the strictest limit); every probe is in results.json
-    probes = [step('bandwidth')]
+    # the limit is the machine's: the copies run on all cores, whatever the training uses. On a shared machine the copy
+    # bandwidth moves with the neighbours' load: probe before, between and after the training runs and keep the
+    # highest (the strictest limit); every probe is in results.json
+    bandwidth = lambda: step('bandwidth', os.cpu_count())
+    probes = [bandwidth()]
     # ML-100K at a.small_threads: batches of 64 gain nothing from a second thread, and on a shared machine lose a lot
     res['fast'] = [step('fast', a.small_threads, seed=s, epochs=5, bs=4096) for s in seeds]
     res['fastai'] = [] if a.quick else [step('fastai', a.small_threads, seed=s, epochs=5) for s in seeds]
     sizes = (100_000,) if a.quick else (100_000, 1_000_000, 10_000_000, 25_000_000)
     res['synth'] = []
     for n in sizes:
-        if n >= 1_000_000: probes.append(step('bandwidth'))
+        if n >= 1_000_000: probes.append(bandwidth())
         res['synth'].append(step('synth', n=n, **SYNTH, wd=SYNTH_WD[n], n_valid=min(max(n // 10, 20_000), 500_000)))
-    res['bandwidth_probes'] = probes + [step('bandwidth')]
+    res['bandwidth_probes'] = probes + [bandwidth()]
     res['bandwidth'] = max(res['bandwidth_probes'], key=lambda b: b['gb_s'])
     info['load_end'] = loadavg(); info['total_secs'] = time.perf_counter() - t_all
     md = report(res)
@@ -167,7 +170,7 @@ def report(res):
     info, fa, fs, sy, bw = res['info'], res['fastai'], res['fast'], res['synth'], res['bandwidth']
     pr = info.get('thread_probe_secs_per_epoch') or {}
     L = [f"Machine: {info['cpus']} CPUs, {info['threads']} thread(s) for the synthetic runs" +
-         (f" (chosen by a probe, s/epoch of 200K ratings: {', '.join(f'{k} thread(s) {v:.2f}' for k, v in pr.items())})" if pr else '') +
+         (f" (chosen by a probe, s/epoch of {info.get('probe_n', 200_000):,} ratings: {', '.join(f'{k} thread(s) {v:.2f}' for k, v in pr.items())})" if pr else '') +
          f", torch {info['torch']}; GPU: {info['gpu']}.",
          f"Load average (1 min) at start {info['load_start']:.2f}, at end {info['load_end']:.2f}; whole run {info['total_secs']:.0f} s.", '',
          '### ML-100K, the chapter\'s split (`random_split(load_ratings(), 0.2, seed=42)`), 5 epochs', '',
@@ -204,7 +207,7 @@ def report(res):
                  f"{r['noise']:.2f} | {r['mean_rmse']:.3f} | {r2s(r['factor_r2']['user'])} | {r2s(r['factor_r2']['item'])} |")
     big = sy[-1]
     probes = ', '.join(f"{b['gb_s']:.1f}" for b in res.get('bandwidth_probes', [bw]))
-    L += ['', f"Measured memory bandwidth (tensor copy, read + write, best of 5; the highest of the probes before, between and "
+    L += ['', f"Measured memory bandwidth (tensor copy on {bw.get('threads', info['threads'])} thread(s), read + write, best of 5; the highest of the probes before, between and "
               f"after the training runs: {probes} GB/s): {bw['gb_s']:.1f} GB/s, so the limit for the lazy path is about "
               f"{big['limit_ratings_per_s']/1e6:.1f} M ratings/s at {big['bytes_per_rating']:,.0f} bytes per rating; reached {big['ratings_per_s']/big['limit_ratings_per_s']:.0%} at {big['n']:,} ratings "
               f"(by the mean epoch; its fastest epoch, {min(big['epoch_secs']):.2f} s, reached {big['n']/min(big['epoch_secs'])/big['limit_ratings_per_s']:.0%}: "
